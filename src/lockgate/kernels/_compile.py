@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 log = logging.getLogger("lockgate.kernels")
@@ -48,6 +49,10 @@ def _choose_cache_dir() -> None:
     folder = _fallback_cache_dir(Path.cwd())
     folder.mkdir(parents=True, exist_ok=True)
     os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    # numba reads the variable when it is first imported; if the user imported
+    # it before us, its config must be told directly (cache locators read it late).
+    if "numba" in sys.modules:
+        sys.modules["numba"].config.CACHE_DIR = str(folder)
 
 
 _choose_cache_dir()
@@ -55,6 +60,7 @@ _choose_cache_dir()
 import numba  # noqa: E402  (must follow the cache-dir choice above)
 
 _announced = False
+_checked: set[str] = set()
 
 
 def announce_compile(module_file: str) -> None:
@@ -62,14 +68,16 @@ def announce_compile(module_file: str) -> None:
 
     Numba names its cache index ``<module>.<function>-<line>.py<ver>.nbi``; if no
     index for ``module_file`` exists yet, this process is about to compile.
+    Each kernel module is checked once per process (a directory scan is too
+    slow to repeat on every call) and the notice is logged at most once.
     """
     global _announced
-    if _announced:
-        return
-    _announced = True
     stem = Path(module_file).stem
-    folder = cache_dir()
-    if not any(folder.glob(f"**/{stem}.*.nbi")):
+    if _announced or stem in _checked:
+        return
+    _checked.add(stem)
+    if not any(cache_dir().glob(f"**/{stem}.*.nbi")):
+        _announced = True
         log.warning("compiling lockgate's statistics kernels (first use on this machine)...")
 
 

@@ -60,3 +60,71 @@ def check_finite_labels(a: np.ndarray, name: str) -> None:
     """Labels and scores may not hold NaN: a metric over them would be meaningless."""
     if a.dtype.kind == "f" and np.isnan(a).any():
         raise ValueError(f"{name} contains NaN; drop or impute those rows first")
+
+
+# Label arrays are passed to kernels in one of a few dtypes so that numba
+# compiles a handful of signatures, and bool/int labels are reinterpreted
+# (a view, no copy) rather than widened to float: bool and 8-bit ints read as
+# uint8, 32/64-bit ints as int32/int64 of the same width. A view can turn a
+# value outside {0, 1} into another value outside {0, 1} (int8 -1 reads as
+# 255), never into 0 or 1, so validation in the kernel stays exact; error
+# messages are built from the caller's original values.
+_LABEL_VIEWS = {1: np.uint8, 4: np.int32, 8: np.int64}
+
+
+def as_labels(values: Any, name: str = "y_true") -> np.ndarray:
+    """``values`` as a contiguous uint8, int32, int64, float32 or float64 array."""
+    array = as_numpy(values, name)
+    kind = array.dtype.kind
+    if kind == "O":
+        array = _objects_to_float(array, name)
+    elif kind == "b":
+        array = array.view(np.uint8)
+    elif kind in "iu":
+        view = _LABEL_VIEWS.get(array.dtype.itemsize)
+        array = array.view(view) if view is not None else array.astype(np.int32)
+    elif kind == "f":
+        if array.dtype.itemsize < 4:
+            array = array.astype(np.float32)
+        elif array.dtype.itemsize > 8:
+            array = array.astype(np.float64)
+    else:
+        raise ValueError(
+            f"{name} must hold binary labels 0 and 1 (or True/False), got dtype {array.dtype}"
+        )
+    return np.ascontiguousarray(array)
+
+
+def as_scores(values: Any, name: str = "y_score") -> np.ndarray:
+    """``values`` as contiguous float32 (kept as is) or float64 (everything else)."""
+    array = as_numpy(values, name)
+    if array.dtype == np.float32:
+        return np.ascontiguousarray(array)
+    if array.dtype == object:
+        array = _objects_to_float(array, name)
+    elif array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _objects_to_float(array: np.ndarray, name: str) -> np.ndarray:
+    if any(v is None for v in array):
+        raise ValueError(f"{name} contains missing values (None/null); drop or impute those rows first")
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError):
+        found = ", ".join(sorted({repr(v) for v in array})[:10])
+        raise ValueError(f"{name} must be numeric; found values {found}") from None
+
+
+def describe_bad_labels(values: Any, name: str) -> str:
+    """The error message for labels outside {0, 1}, naming the values found (slow path only)."""
+    array = as_numpy(values, name)
+    if array.dtype.kind == "f" and np.isnan(array).any():
+        return f"{name} contains NaN; drop or impute those rows first"
+    found = np.unique(array)
+    shown = ", ".join(repr(v.item()) for v in found[:10]) + (", ..." if found.size > 10 else "")
+    return (
+        f"{name} must hold binary labels 0 and 1 (or True/False); found values {shown}. "
+        "Map the classes to 0 (negative) and 1 (positive) first"
+    )

@@ -1,0 +1,64 @@
+"""Generate a synthetic churn dataset and a drifted live batch, deterministically.
+
+usage: python src/make_data.py --seed 7 --rows 6000
+writes data/customers.parquet and data/live/batch-1.parquet
+"""
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CONTRACTS = ["month-to-month", "one-year", "two-year"]
+PAYMENTS = ["card", "bank-transfer", "electronic-check", "mailed-check"]
+REGIONS = ["north", "south", "east", "west"]
+
+
+def customers(rng: np.random.Generator, rows: int, *, shift: float = 0.0) -> pa.Table:
+    contract = rng.choice(CONTRACTS, rows, p=[0.55 + shift / 2, 0.25 - shift / 4, 0.20 - shift / 4])
+    tenure = rng.gamma(2.0, 12.0, rows).round().clip(0, 72).astype(np.int64)
+    monthly = (rng.normal(65 + 25 * shift, 20, rows)).clip(18, 120).round(2)
+    calls = rng.poisson(1.5 + 2.0 * shift, rows).astype(np.int64)
+    senior = rng.random(rows) < 0.16
+    payment = rng.choice(PAYMENTS, rows)
+    region = rng.choice(REGIONS, rows)
+    logit = (
+        -1.2
+        + 1.3 * (contract == "month-to-month")
+        - 0.9 * (contract == "two-year")
+        - 0.045 * tenure
+        + 0.018 * (monthly - 65)
+        + 0.35 * calls
+        + 0.4 * senior
+        + 0.3 * (payment == "electronic-check")
+    )
+    churned = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    return pa.table({
+        "customer_id": np.arange(rows, dtype=np.int64),
+        "tenure_months": tenure,
+        "monthly_charges": monthly,
+        "total_charges": (monthly * np.maximum(tenure, 1)).round(2),
+        "support_calls": calls,
+        "senior": senior,
+        "contract": contract,
+        "payment_method": payment,
+        "region": region,
+        "churned": churned,
+    })
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--rows", type=int, default=6000)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    Path("data/live").mkdir(parents=True, exist_ok=True)
+    pq.write_table(customers(rng, args.rows), "data/customers.parquet")
+    pq.write_table(customers(rng, args.rows // 3, shift=0.3), "data/live/batch-1.parquet")
+
+
+if __name__ == "__main__":
+    main()

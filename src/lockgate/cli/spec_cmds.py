@@ -1,0 +1,99 @@
+"""Commands about specs: init, validate, schema, dag. None of them runs a stage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from lockgate.cli.main import Obj
+
+EXAMPLE_SPEC = """\
+version: 1
+description: An example pipeline; edit it, then `lockgate validate` and `lockgate dag`.
+
+params:
+  greeting: hello
+
+stages:
+  hello:
+    cmd: echo "${greeting}" > hello.txt
+    outs: [hello.txt]
+"""
+
+STATE_GITIGNORE = "# lockgate's cache, logs and audit log: never committed\n*\n"
+
+
+@click.command()
+@click.pass_obj
+def init(obj: Obj) -> None:
+    """Create pipelines/, an example spec and .lockgate/ in the current folder."""
+    root = obj.directory
+    created = []
+    (root / "pipelines").mkdir(exist_ok=True)
+    spec = root / "pipelines" / "example.yaml"
+    if not any((root / "pipelines").glob("*.yaml")):
+        spec.write_text(EXAMPLE_SPEC, encoding="utf-8")
+        created.append("pipelines/example.yaml")
+    state = root / ".lockgate"
+    state.mkdir(exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
+        created.append(".lockgate/.gitignore")
+    if created:
+        click.echo("created " + ", ".join(created))
+    else:
+        click.echo("already initialized; nothing to do")
+
+
+@click.command()
+@click.argument("pipelines", nargs=-1, metavar="[PIPELINE...]")
+@click.option("-p", "--param", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a param (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def validate(obj: Obj, pipelines: tuple[str, ...], overrides: tuple[str, ...], as_json: bool) -> None:
+    """Check specs (all under pipelines/ when none is named); exit 2 on any error."""
+    loaded = obj.project.load_all(pipelines, overrides)
+    if as_json:
+        click.echo(json.dumps(
+            [{"pipeline": p.name, "file": p.file, "stages": len(p.stages), "ok": True} for p in loaded],
+            indent=2,
+        ))
+        return
+    for p in loaded:
+        click.echo(f"{p.file}: ok ({len(p.stages)} stage{'s' if len(p.stages) != 1 else ''})")
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to a file instead of stdout.")
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of a pipeline spec (for editor completion)."""
+    from lockgate.spec.schema import spec_json_schema
+
+    text = json.dumps(spec_json_schema(), indent=2, sort_keys=False)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+
+
+@click.command()
+@click.argument("pipelines", nargs=-1, metavar="[PIPELINE...]")
+@click.option("--format", "fmt", type=click.Choice(["ascii", "mermaid", "dot", "json"]),
+              default="ascii", show_default=True, help="Drawing format.")
+@click.option("-p", "--param", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a param (repeatable).")
+@click.pass_obj
+def dag(obj: Obj, pipelines: tuple[str, ...], fmt: str, overrides: tuple[str, ...]) -> None:
+    """Draw the stage graph of PIPELINE (a spec path or name; all when none)."""
+    from lockgate.reports.dag import render, view_of
+
+    loaded = obj.project.load_all(pipelines, overrides)
+    click.echo(render([view_of(p) for p in loaded], fmt))
+
+
+COMMANDS = [init, validate, schema, dag]

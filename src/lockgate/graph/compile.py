@@ -1,0 +1,250 @@
+"""Compile a loaded spec into a Pipeline: its stages and their DAG (networkx).
+
+Edges come from three places (DESIGN §2): a stage consumes an artifact another
+produces; one of its ``deps`` (or an ``inputs`` path it reads) lies at or
+under another stage's ``outs`` path (or the other way round); its ``when``
+or ``gates`` reference an artifact another stage produces. Every problem
+(unknown artifact, artifact produced twice, overlapping outputs, cycle) is
+reported at once, located in the spec, with a fix.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from lockgate.errors import SpecError, SpecIssue
+from lockgate.graph.stage import Stage, expand_stages
+from lockgate.spec.load import LoadedSpec
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A compiled pipeline: plain values plus the DAG over stage names."""
+
+    name: str
+    file: str
+    params: dict[str, Any]
+    inputs: dict[str, str]  # artifact name -> repository-relative path
+    stages: dict[str, Stage]  # in spec order (matrix-expanded)
+    graph: nx.DiGraph = field(repr=False)
+    producers: dict[str, str]  # artifact name -> stage name
+    aliases: frozenset[str] = frozenset()
+    loaded: LoadedSpec | None = field(default=None, repr=False, compare=False)
+
+    def order(self) -> list[str]:
+        """Stage names in a deterministic topological order (spec order breaks ties)."""
+        rank = {name: i for i, name in enumerate(self.stages)}
+        return list(nx.lexicographical_topological_sort(self.graph, key=rank.__getitem__))
+
+
+def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -> Pipeline:
+    stages = {s.name: s for s in expand_stages(loaded)}
+    issues: list[SpecIssue] = []
+    inputs = {name: _norm(path) for name, path in loaded.spec.inputs.items()}
+    producers = _producers(loaded, stages, inputs, issues)
+    aliases = frozenset(known_aliases) | _promote_aliases(stages)
+    graph = nx.DiGraph()
+    graph.add_nodes_from(stages)
+    for stage in stages.values():
+        graph.nodes[stage.name]["stage"] = stage
+        _artifact_edges(loaded, stage, producers, inputs, aliases, graph, issues)
+    _path_edges(loaded, stages, inputs, graph, issues)
+    if not issues:
+        _check_cycles(loaded, graph, issues)
+    if issues:
+        raise SpecError(issues)
+    return Pipeline(
+        name=loaded.name, file=loaded.file, params=loaded.params, inputs=inputs,
+        stages=stages, graph=graph, producers=producers, aliases=aliases, loaded=loaded,
+    )
+
+
+def _norm(path: str) -> str:
+    text = path.replace("\\", "/").strip()
+    while text.startswith("./"):
+        text = text[2:]
+    return text.rstrip("/") or "."
+
+
+def _producers(
+    loaded: LoadedSpec, stages: dict[str, Stage], inputs: dict[str, str], issues: list[SpecIssue]
+) -> dict[str, str]:
+    producers: dict[str, str] = {}
+    for stage in stages.values():
+        for i, artifact in enumerate(stage.outputs):
+            if artifact in inputs:
+                issues.append(loaded.issue(
+                    ("stages", stage.base, "out", i),
+                    f"stage '{stage.name}' produces '{artifact}', which is already an input "
+                    f"(inputs, line {loaded.positions.of(('inputs', artifact), key=True)[0]}); "
+                    "rename one of them",
+                ))
+            elif artifact in producers:
+                first = stages[producers[artifact]]
+                issues.append(loaded.issue(
+                    ("stages", stage.base, "out", i),
+                    f"artifact '{artifact}' is produced twice: by stage '{first.name}' "
+                    f"(line {first.line}) and stage '{stage.name}'; rename one of them",
+                ))
+            else:
+                producers[artifact] = stage.name
+    return producers
+
+
+def _promote_aliases(stages: dict[str, Stage]) -> frozenset[str]:
+    return frozenset(
+        str(s.with_["alias"]) for s in stages.values()
+        if s.kind == "uses" and s.run == "promote" and isinstance(s.with_.get("alias"), str)
+    )
+
+
+def resolve_artifact(name: str, stage: Stage, known: dict[str, Any] | set[str]) -> str | None:
+    """The artifact ``name`` means inside ``stage``: a matrix stage reading ``model``
+    gets ``model@<its own suffix>`` when that exists, else ``model``."""
+    suffix = stage.name.partition("@")[2]
+    if suffix and f"{name}@{suffix}" in known:
+        return f"{name}@{suffix}"
+    return name if name in known else None
+
+
+def _artifact_edges(
+    loaded: LoadedSpec,
+    stage: Stage,
+    producers: dict[str, str],
+    inputs: dict[str, str],
+    aliases: frozenset[str],
+    graph: nx.DiGraph,
+    issues: list[SpecIssue],
+) -> None:
+    known = {**producers, **dict.fromkeys(inputs, "")}
+    for arg, artifact in stage.inputs.items():
+        resolved = resolve_artifact(artifact, stage, known)
+        if resolved is None:
+            issues.append(loaded.issue(
+                ("stages", stage.base, "in", arg),
+                f"stage '{stage.name}' reads '{artifact}', which nothing produces"
+                + _did_you_mean(artifact, producers, inputs, loaded),
+            ))
+        elif resolved in producers:
+            _edge(graph, producers[resolved], stage.name, "artifact", resolved)
+    exprs = [("when", stage.when)] if stage.when else []
+    exprs += [(("gates", i), g) for i, g in enumerate(stage.gates)]
+    for where, expr in exprs:
+        for ref in expr.refs:
+            resolved = resolve_artifact(ref.name, stage, known)
+            if resolved in producers:
+                _edge(graph, producers[resolved], stage.name, "expression", resolved)
+            elif resolved is None and ref.name not in aliases:
+                path = ("stages", stage.base, *((where,) if isinstance(where, str) else where))
+                word = "when" if where == "when" else "gate"
+                issues.append(loaded.issue(
+                    path,
+                    f"stage '{stage.name}': {word} refers to '{ref}', but '{ref.name}' is "
+                    "neither an artifact nor a registry alias"
+                    + _did_you_mean(ref.name, producers, inputs, loaded, aliases),
+                ))
+
+
+def _did_you_mean(
+    name: str,
+    producers: dict[str, str],
+    inputs: dict[str, str],
+    loaded: LoadedSpec,
+    aliases: Iterable[str] = (),
+) -> str:
+    candidates = [*producers, *inputs, *aliases]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+    if not close:
+        return "; add it under inputs: or to a stage's out:"
+    match = close[0]
+    if match in producers:
+        stage = producers[match]
+        base = stage.partition("@")[0]
+        line = loaded.positions.of(("stages", base), key=True)[0]
+        return f"; did you mean '{match}' (stage '{stage}', line {line})?"
+    if match in inputs:
+        return f"; did you mean '{match}' (an input)?"
+    return f"; did you mean '{match}' (a registry alias)?"
+
+
+def _edge(graph: nx.DiGraph, src: str, dst: str, why: str, via: str) -> None:
+    if graph.has_edge(src, dst):
+        return
+    graph.add_edge(src, dst, why=why, via=via)
+
+
+def _under(path: str, folder: str) -> bool:
+    return path == folder or folder == "." or path.startswith(folder + "/")
+
+
+def _path_edges(
+    loaded: LoadedSpec,
+    stages: dict[str, Stage],
+    inputs: dict[str, str],
+    graph: nx.DiGraph,
+    issues: list[SpecIssue],
+) -> None:
+    writers: dict[str, str] = {}  # out path -> stage
+    for stage in stages.values():
+        for i, path in enumerate((*stage.outs, *stage.metrics)):
+            clash = next((p for p in writers if _under(path, p) or _under(p, path)), None)
+            if clash is not None and writers[clash] != stage.name:
+                issues.append(loaded.issue(
+                    ("stages", stage.base, "outs" if i < len(stage.outs) else "metrics"),
+                    f"stage '{stage.name}' writes '{path}', which overlaps '{clash}' written by "
+                    f"stage '{writers[clash]}'; each path has one writer",
+                ))
+            writers.setdefault(path, stage.name)
+    sorted_outs = sorted(writers)
+    for stage in stages.values():
+        reads = list(stage.deps) + [inputs[a] for a in stage.inputs.values() if a in inputs]
+        for path in reads:
+            for out in _overlapping(path, writers, sorted_outs):
+                if writers[out] != stage.name:
+                    _edge(graph, writers[out], stage.name, "path", out)
+
+
+def _overlapping(path: str, writers: dict[str, str], sorted_outs: list[str]) -> list[str]:
+    """Outs at or above ``path`` (its folders), and outs inside ``path`` if it is a folder."""
+    found = []
+    parts = path.split("/")
+    for i in range(len(parts), 0, -1):
+        prefix = "/".join(parts[:i])
+        if prefix in writers:
+            found.append(prefix)
+    start = bisect.bisect_left(sorted_outs, path + "/")
+    for out in sorted_outs[start:]:
+        if not out.startswith(path + "/"):
+            break
+        found.append(out)
+    return found
+
+
+def _check_cycles(loaded: LoadedSpec, graph: nx.DiGraph, issues: list[SpecIssue]) -> None:
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return
+    names = [edge[0] for edge in cycle]
+    first = graph.nodes[names[0]]["stage"]
+    if len(names) == 1:
+        issues.append(loaded.issue(
+            ("stages", first.base),
+            f"stage '{first.name}' reads its own output '{graph.edges[names[0], names[0]]['via']}'; "
+            "a stage cannot depend on itself",
+            key=True,
+        ))
+        return
+    chain = " -> ".join([*names, names[0]])
+    links = ", ".join(f"'{a}' -> '{b}' via '{graph.edges[a, b]['via']}'" for a, b, *_ in cycle)
+    issues.append(loaded.issue(
+        ("stages", first.base),
+        f"cycle between stages: {chain} ({links}); remove one of these dependencies",
+        key=True,
+    ))

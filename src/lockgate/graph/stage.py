@@ -1,0 +1,203 @@
+"""A Stage is a plain, frozen value: one runnable unit after matrix expansion and
+interpolation. It knows nothing about running itself; the executor does that.
+
+``expand_stages`` turns a LoadedSpec into Stages: each ``matrix`` becomes one
+stage per combination (``train@rf-1``, outputs suffixed the same way), params
+are interpolated into ``cmd``/``with``/``deps``/``outs``/``in``/``when``/``gates``
+(recording exactly which keys each stage used), and expressions are parsed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lockgate.errors import SpecError, SpecIssue
+from lockgate.spec import models as m
+from lockgate.spec.expr import Expr, ExprError, parse_expr
+from lockgate.spec.load import LoadedSpec
+from lockgate.spec.params import ParamError, interpolate
+
+Kind = Literal["cmd", "call", "uses"]
+
+
+@dataclass(frozen=True, eq=True)
+class Stage:
+    """One stage, ready to plan and run. Treat its mappings as read-only."""
+
+    name: str
+    kind: Kind
+    run: str | tuple[str, ...]  # the command(s), "module:function", or the step name
+    pipeline: str = ""
+    base: str = ""  # the name written in the spec (before matrix expansion)
+    item: dict[str, Any] = field(default_factory=dict)  # this stage's matrix values
+    inputs: dict[str, str] = field(default_factory=dict)  # argument -> artifact
+    outputs: tuple[str, ...] = ()  # artifact names produced
+    with_: dict[str, Any] = field(default_factory=dict)
+    deps: tuple[str, ...] = ()  # repository-relative paths read
+    outs: tuple[str, ...] = ()  # repository-relative paths written (cmd)
+    metrics: tuple[str, ...] = ()  # JSON files of numbers written (cmd)
+    when: Expr | None = None
+    gates: tuple[Expr, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)  # dotted key -> value used
+    resources: dict[str, Any] = field(default_factory=dict)
+    desc: str = ""
+    file: str = ""
+    line: int = 0
+
+    def definition(self) -> dict[str, Any]:
+        """The normalized definition hashed into the fingerprint (no positions, no desc)."""
+        return {
+            "kind": self.kind,
+            "run": list(self.run) if isinstance(self.run, tuple) else self.run,
+            "inputs": dict(sorted(self.inputs.items())),
+            "outputs": list(self.outputs),
+            "with": self.with_,
+            "deps": sorted(self.deps),
+            "outs": sorted(self.outs),
+            "metrics": sorted(self.metrics),
+            "when": self.when.source if self.when else None,
+            "gates": [g.source for g in self.gates],
+        }
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+def matrix_items(matrix: dict[str, tuple[Any, ...]] | None) -> list[tuple[str, dict[str, Any]]]:
+    """(suffix, item) per combination, in axis order: ``rf-1``, ``rf-2``, ``gbm-1``, ..."""
+    if not matrix:
+        return [("", {})]
+    axes = list(matrix)
+    combos = []
+    for values in itertools.product(*(list(enumerate(matrix[a])) for a in axes)):
+        item = {a: v for a, (_, v) in zip(axes, values)}
+        suffix = "-".join(_label(i, v) for i, v in values)
+        combos.append((suffix, item))
+    return combos
+
+
+def _label(index: int, value: Any) -> str:
+    if isinstance(value, (str, int, float, bool)) and str(value).replace(".", "").replace("_", "").replace("-", "").isalnum():
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return str(index)
+
+
+def expand_stages(loaded: LoadedSpec) -> list[Stage]:
+    """Every stage of the spec as Stage values; SpecError listing all problems."""
+    issues: list[SpecIssue] = []
+    stages: list[Stage] = []
+    for name, spec in loaded.spec.stages.items():
+        for suffix, item in matrix_items(spec.matrix):
+            stage = _build(loaded, name, spec, suffix, item, issues)
+            if stage is not None:
+                stages.append(stage)
+    if issues:
+        raise SpecError(issues)
+    return stages
+
+
+class _Interp:
+    """Interpolates one stage's fields, turning ParamError into located issues."""
+
+    def __init__(self, loaded: LoadedSpec, base: str, item: dict[str, Any], issues: list[SpecIssue]):
+        self.loaded = loaded
+        self.path = ("stages", base)
+        self.prefix = f"stage '{base}': "
+        self.namespace = {**loaded.params, "item": item} if item else loaded.params
+        self.used: dict[str, Any] = {}
+        self.issues = issues
+        self.ok = True
+
+    def __call__(self, value: Any, *where: str | int) -> Any:
+        try:
+            return interpolate(value, self.namespace, self.used)
+        except ParamError as exc:
+            self.fail(where, str(exc))
+            return value
+
+    def fail(self, where: tuple[str | int, ...], message: str) -> None:
+        self.ok = False
+        self.issues.append(self.loaded.issue((*self.path, *where), self.prefix + message))
+
+    def expr(self, text: str | None, *where: str | int) -> Expr | None:
+        if text is None:
+            return None
+        resolved = self(text, *where)
+        if not isinstance(resolved, str):
+            self.fail(where, f"expected an expression, got {resolved!r}")
+            return None
+        try:
+            return parse_expr(resolved)
+        except ExprError as exc:
+            self.fail(where, str(exc))
+            return None
+
+    def params_used(self) -> dict[str, Any]:
+        """Params referenced (``item.*`` excluded: it is part of the stage name)."""
+        return {k: v for k, v in sorted(self.used.items()) if not (k == "item" or k.startswith("item."))}
+
+
+def _build(
+    loaded: LoadedSpec,
+    base: str,
+    spec: m.CmdStage | m.CallStage | m.UsesStage,
+    suffix: str,
+    item: dict[str, Any],
+    issues: list[SpecIssue],
+) -> Stage | None:
+    interp = _Interp(loaded, base, item, issues)
+    name = f"{base}@{suffix}" if suffix else base
+    common: dict[str, Any] = {
+        "name": name,
+        "pipeline": loaded.name,
+        "base": base,
+        "item": item,
+        "deps": tuple(_paths(interp(list(spec.deps), "deps"))),
+        "when": interp.expr(spec.when, "when"),
+        "gates": tuple(e for i, g in enumerate(spec.gates) if (e := interp.expr(g, "gates", i))),
+        "resources": spec.resources.model_dump(exclude_none=True) if spec.resources else {},
+        "desc": spec.desc,
+        "file": loaded.file,
+        "line": loaded.positions.of(("stages", base), key=True)[0],
+    }
+    if isinstance(spec, m.CmdStage):
+        cmd = interp(spec.cmd if isinstance(spec.cmd, str) else list(spec.cmd), "cmd")
+        for key in spec.params:
+            interp("${" + key + "}", "params")
+        stage = Stage(
+            kind="cmd",
+            run=cmd if isinstance(cmd, str) else tuple(cmd),
+            outs=tuple(_paths(interp(list(spec.outs), "outs"))),
+            metrics=tuple(_paths(interp(list(spec.metrics), "metrics"))),
+            params=interp.params_used(),
+            **common,
+        )
+    else:
+        kind: Kind = "call" if isinstance(spec, m.CallStage) else "uses"
+        run = spec.call if isinstance(spec, m.CallStage) else spec.uses
+        inputs = {arg: interp(artifact, "in", arg) for arg, artifact in spec.in_.items()}
+        with_ = interp(dict(spec.with_), "with")
+        stage = Stage(
+            kind=kind,
+            run=run,
+            inputs={k: str(v) for k, v in inputs.items()},
+            outputs=tuple(f"{o}@{suffix}" if suffix else o for o in spec.out),
+            with_=with_,
+            params=interp.params_used(),
+            **common,
+        )
+    return stage if interp.ok else None
+
+
+def _paths(values: Any) -> list[str]:
+    """Repository-relative POSIX paths, normalized (``./a/b/`` -> ``a/b``)."""
+    out = []
+    for value in values:
+        text = str(value).replace("\\", "/").strip()
+        while text.startswith("./"):
+            text = text[2:]
+        out.append(text.rstrip("/") or ".")
+    return out

@@ -1,0 +1,121 @@
+"""Where things are in a user's repository, and loading its pipelines.
+
+The repository root is the nearest folder upward holding ``.git`` or
+``pipelines/`` (DESIGN §1). Everything lockgate writes for itself lives under
+``.lockgate/``; lock files and registries sit beside the specs, for git.
+This module reads files but never writes them (``init`` lives in the CLI).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockgate.errors import SpecError, UsageError
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @classmethod
+    def find(cls, start: str | Path = ".") -> Project:
+        start = Path(start).resolve()
+        for folder in (start, *start.parents):
+            if (folder / ".git").exists() or (folder / "pipelines").is_dir():
+                return cls(folder)
+        raise UsageError(
+            f"{start} is not inside a lockgate repository (no .git or pipelines/ above it); "
+            "run 'lockgate init' there, or pass -C PATH"
+        )
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.root / "pipelines"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".lockgate"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.state_dir / "cache"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.root / "registry"
+
+    def spec_paths(self) -> list[Path]:
+        if not self.pipelines_dir.is_dir():
+            return []
+        return sorted(p for p in self.pipelines_dir.glob("*.yaml") if p.is_file())
+
+    def lock_path(self, pipeline: str) -> Path:
+        return self.pipelines_dir / f"{pipeline}.lock"
+
+    def relative(self, path: str | Path) -> str:
+        path = Path(path).resolve()
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def spec_path(self, name_or_path: str) -> Path:
+        """A PIPELINE argument: a spec file path, or a spec's name (``churn``)."""
+        candidate = Path(name_or_path)
+        for path in (candidate, self.root / candidate):
+            if path.suffix in (".yaml", ".yml") and path.is_file():
+                return path.resolve()
+        named = self.pipelines_dir / f"{name_or_path}.yaml"
+        if named.is_file():
+            return named
+        names = [p.stem for p in self.spec_paths()]
+        close = difflib.get_close_matches(name_or_path, names, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else (
+            f"; pipelines here: {', '.join(names)}" if names else "; run 'lockgate init' to create one"
+        )
+        raise UsageError(f"no pipeline '{name_or_path}' (looked for {self.relative(named)}){hint}")
+
+    def registry_aliases(self) -> set[str]:
+        """Alias names recorded in any registry file (gates may compare against them)."""
+        import yaml
+
+        aliases: set[str] = set()
+        if not self.registry_dir.is_dir():
+            return aliases
+        for path in self.registry_dir.glob("*.yaml"):
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError):
+                continue
+            if isinstance(data, dict) and isinstance(data.get("aliases"), dict):
+                aliases.update(str(a) for a in data["aliases"])
+        return aliases
+
+    def load(self, name_or_path: str, overrides: tuple[str, ...] | list[str] = ()):
+        """Load and compile one pipeline (raises SpecError / UsageError)."""
+        from lockgate.graph.compile import compile_pipeline
+        from lockgate.spec.load import load_spec
+
+        path = self.spec_path(name_or_path)
+        loaded = load_spec(path, root=self.root, overrides=overrides)
+        return compile_pipeline(loaded, known_aliases=self.registry_aliases())
+
+    def load_all(self, names: list[str] | tuple[str, ...] = (), overrides=()) -> list:
+        """Every named pipeline (all under pipelines/ when none), collecting all spec errors."""
+        targets = list(names) or [str(p) for p in self.spec_paths()]
+        if not targets:
+            raise UsageError(
+                f"no pipelines in {self.relative(self.pipelines_dir)}/; "
+                "run 'lockgate init' or add pipelines/NAME.yaml"
+            )
+        pipelines, issues = [], []
+        for target in targets:
+            try:
+                pipelines.append(self.load(target, overrides))
+            except SpecError as exc:
+                issues.extend(exc.issues)
+        if issues:
+            raise SpecError(issues)
+        return pipelines

@@ -1,0 +1,178 @@
+"""The small expression language of ``when:`` and ``gates:``.
+
+Parsed once, at load time, with Python's ``ast`` and a whitelist of node types:
+comparisons (chained too), ``and``/``or``/``not``, ``+ - * /``, unary minus,
+numbers, booleans, strings, and references ``ARTIFACT.KEY`` (or ``ALIAS.KEY``
+for a registry alias). Anything else is a spec error. Nothing is ever
+``eval``'d: the tree is converted into the plain frozen values below, which
+``lockgate.gates`` evaluates.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Union
+
+ALLOWED_HELP = (
+    "expressions use comparisons, and/or/not, + - * /, numbers and "
+    "ARTIFACT.KEY references, e.g. 'scores.roc_auc >= 0.85'"
+)
+
+
+class ExprError(Exception):
+    """An expression outside the language; ``offset`` is its 0-based column in the text."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+@dataclass(frozen=True)
+class Ref:
+    """``name.key``: a key of a metrics artifact, or of a registry alias's metrics."""
+
+    name: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.name}.{self.key}"
+
+
+@dataclass(frozen=True)
+class Const:
+    value: float | int | bool | str
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "not", "-", "+"
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # "+", "-", "*", "/"
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class BoolOp:
+    op: str  # "and", "or"
+    values: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Compare:
+    left: Node
+    ops: tuple[str, ...]  # "<", "<=", ">", ">=", "==", "!="
+    comparators: tuple[Node, ...]
+
+
+Node = Union[Ref, Const, Unary, Binary, BoolOp, Compare]
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A parsed expression: its source text, tree, and the references it reads."""
+
+    source: str
+    tree: Node
+    refs: tuple[Ref, ...]
+
+    def __str__(self) -> str:
+        return self.source
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_UNARY = {ast.Not: "not", ast.USub: "-", ast.UAdd: "+"}
+_BOOL = {ast.And: "and", ast.Or: "or"}
+_NAMED_CONSTANTS = {"true": True, "false": False, "True": True, "False": False}
+_FORBIDDEN_WORDS = {
+    ast.Call: "function calls",
+    ast.Subscript: "subscripts ([...])",
+    ast.Lambda: "lambda",
+    ast.IfExp: "'x if c else y'",
+    ast.ListComp: "comprehensions",
+    ast.GeneratorExp: "comprehensions",
+    ast.DictComp: "comprehensions",
+    ast.SetComp: "comprehensions",
+    ast.NamedExpr: "':='",
+    ast.Await: "await",
+    ast.JoinedStr: "f-strings",
+}
+
+
+def parse_expr(text: str) -> Expr:
+    """Parse ``text`` or raise ExprError saying what is not allowed and where."""
+    source = text.strip()
+    if not source:
+        raise ExprError("empty expression; " + ALLOWED_HELP)
+    try:
+        module = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        offset = max((exc.offset or 1) - 1, 0)
+        raise ExprError(f"malformed expression {source!r} ({exc.msg}); {ALLOWED_HELP}", offset) from None
+    refs: list[Ref] = []
+    tree = _convert(module.body, refs)
+    return Expr(source=source, tree=tree, refs=tuple(dict.fromkeys(refs)))
+
+
+def _convert(node: ast.AST, refs: list[Ref]) -> Node:
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, (bool, int, float, str)):
+            return Const(node.value)
+        raise ExprError(f"{node.value!r} is not a number or a string", node.col_offset)
+    if isinstance(node, ast.Attribute):
+        return _ref(node, refs)
+    if isinstance(node, ast.Name):
+        if node.id in _NAMED_CONSTANTS:
+            return Const(_NAMED_CONSTANTS[node.id])
+        _no_dunder(node.id, node)
+        raise ExprError(
+            f"bare name '{node.id}': write ARTIFACT.KEY (e.g. scores.{node.id}) "
+            f"or ${{{node.id}}} for a param",
+            node.col_offset,
+        )
+    if isinstance(node, ast.BoolOp):
+        return BoolOp(_BOOL[type(node.op)], tuple(_convert(v, refs) for v in node.values))
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return Unary(_UNARY[type(node.op)], _convert(node.operand, refs))
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        return Binary(_BINOPS[type(node.op)], _convert(node.left, refs), _convert(node.right, refs))
+    if isinstance(node, ast.Compare) and all(type(op) in _CMPOPS for op in node.ops):
+        return Compare(
+            _convert(node.left, refs),
+            tuple(_CMPOPS[type(op)] for op in node.ops),
+            tuple(_convert(c, refs) for c in node.comparators),
+        )
+    raise ExprError(f"{_describe(node)} not allowed; {ALLOWED_HELP}", getattr(node, "col_offset", 0))
+
+
+def _ref(node: ast.Attribute, refs: list[Ref]) -> Ref:
+    if not isinstance(node.value, ast.Name):
+        raise ExprError(
+            f"'{ast.unparse(node)}': references are ARTIFACT.KEY, one level deep",
+            node.col_offset,
+        )
+    _no_dunder(node.value.id, node)
+    _no_dunder(node.attr, node)
+    ref = Ref(node.value.id, node.attr)
+    refs.append(ref)
+    return ref
+
+
+def _no_dunder(name: str, node: ast.AST) -> None:
+    if name.startswith("__"):
+        raise ExprError(f"names starting with '__' are not allowed ('{name}')", node.col_offset)
+
+
+def _describe(node: ast.AST) -> str:
+    for kind, words in _FORBIDDEN_WORDS.items():
+        if isinstance(node, kind):
+            return f"{words} are" if words.endswith("s") or words.endswith(")") else f"{words} is"
+    if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare)):
+        return "this operator is"
+    return f"'{type(node).__name__}' is"

@@ -1,0 +1,363 @@
+"""Read a pipeline spec file into validated models, with every error located.
+
+``load_spec`` reads YAML safely (with positions), checks the shape against the
+frozen models of ``spec.models``, resolves params (defaults, ``params_file``,
+``-p`` overrides), and raises one SpecError holding *every* problem found, each
+as ``FILE:LINE:COL: message`` in the user's words. Turning stages into plain
+runnable values (matrix, interpolation, expressions) is ``graph.stage``'s job.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from lockgate.errors import SpecError, SpecIssue
+from lockgate.spec import models as m
+from lockgate.spec.params import ParamError, apply_overrides, deep_merge, suggest
+from lockgate.spec.yamlread import Positions, read_yaml
+
+STAGE_NAME_HELP = "letters, digits, '_' and '-', starting with a letter or '_'"
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """A validated spec with what is needed to locate errors found later."""
+
+    name: str
+    file: str
+    spec: m.PipelineSpec
+    positions: Positions
+    params: dict[str, Any]
+    params_file: str | None = None
+    overrides: tuple[str, ...] = ()
+    text: str = field(default="", repr=False)
+
+    def issue(self, path: tuple[str | int, ...], message: str, *, key: bool = False) -> SpecIssue:
+        line, col = self.positions.of(path, key=key)
+        return SpecIssue(self.file, line, col, message)
+
+
+def load_spec(
+    path: str | Path,
+    *,
+    root: str | Path | None = None,
+    overrides: Sequence[str] = (),
+) -> LoadedSpec:
+    """Load ``path``; raise SpecError listing every problem in it."""
+    path = Path(path)
+    root = Path(root) if root is not None else path.parent
+    display = _display(path, root)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(SpecIssue(display, 0, 0, "no such file")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(SpecIssue(display, 0, 0, f"cannot read the spec: {exc}")) from None
+    return load_text(text, file=display, name=path.stem, root=root, overrides=overrides)
+
+
+def load_text(
+    text: str,
+    *,
+    file: str = "<spec>",
+    name: str = "pipeline",
+    root: str | Path = ".",
+    overrides: Sequence[str] = (),
+) -> LoadedSpec:
+    data, positions = read_yaml(text, file)
+    checker = _Checker(file, positions)
+    spec = checker.pipeline(data)
+    if checker.issues or spec is None:
+        raise SpecError(checker.issues)
+    params = _resolve_params(spec, Path(root), checker, overrides)
+    if checker.issues:
+        raise SpecError(checker.issues)
+    return LoadedSpec(
+        name=name, file=file, spec=spec, positions=positions, params=params,
+        params_file=spec.params_file, overrides=tuple(overrides), text=text,
+    )
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _resolve_params(
+    spec: m.PipelineSpec, root: Path, checker: _Checker, overrides: Sequence[str]
+) -> dict[str, Any]:
+    params = dict(spec.params)
+    if spec.params_file:
+        params = deep_merge(params, checker.params_file(root, spec.params_file))
+    try:
+        return apply_overrides(params, list(overrides))
+    except ParamError as exc:
+        checker.issues.append(SpecIssue(checker.file, 0, 0, str(exc)))
+        return params
+
+
+_TYPE_WORDS = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+class _Checker:
+    """Collects located issues while checking one document."""
+
+    def __init__(self, file: str, positions: Positions) -> None:
+        self.file = file
+        self.positions = positions
+        self.issues: list[SpecIssue] = []
+
+    def add(self, path: tuple[str | int, ...], message: str, *, key: bool = False) -> None:
+        line, col = self.positions.of(path, key=key)
+        self.issues.append(SpecIssue(self.file, line, col, message))
+
+    # -- the whole document ------------------------------------------------
+    def pipeline(self, data: Any) -> m.PipelineSpec | None:
+        if data is None:
+            self.issues.append(SpecIssue(self.file, 0, 0, "the spec is empty; start with 'version: 1'"))
+            return None
+        if not isinstance(data, dict):
+            self.add((), "a spec is a mapping with 'version: 1' and 'stages:'")
+            return None
+        if not self._version(data):
+            return None
+        header = {k: v for k, v in data.items() if k != "stages"}
+        self._validate(m.PipelineSpec, header, (), "")
+        self._names(data.get("inputs"), ("inputs",), "input")
+        stages = self._stages(data.get("stages", {}))
+        if self.issues:
+            return None
+        return m.PipelineSpec.model_validate({**header, "stages": stages})
+
+    def _version(self, data: dict[str, Any]) -> bool:
+        if "version" not in data:
+            self.add((), "missing 'version: 1' at the top of the spec")
+            return False
+        version = data["version"]
+        if version != 1 or isinstance(version, bool):
+            self.add(
+                ("version",),
+                f"unsupported version {version!r}; this lockgate reads version 1 "
+                "(upgrade lockgate for newer specs)",
+            )
+            return False
+        return True
+
+    def _names(self, mapping: Any, path: tuple[str, ...], what: str) -> None:
+        if not isinstance(mapping, dict):
+            return
+        for name in mapping:
+            if not isinstance(name, str) or not m.NAME_RE.match(name):
+                self.add(
+                    (*path, name),
+                    f"{what} name {name!r} must be an identifier (letters, digits, '_'), "
+                    "so gates can refer to it",
+                    key=True,
+                )
+
+    # -- stages --------------------------------------------------------------
+    def _stages(self, stages: Any) -> dict[str, BaseModel]:
+        if stages is None or stages == {}:
+            self.add(("stages",), "no stages: add at least one under 'stages:'")
+            return {}
+        if not isinstance(stages, dict):
+            self.add(("stages",), "'stages' must be a mapping of stage name -> stage")
+            return {}
+        result = {}
+        for name, body in stages.items():
+            stage = self._stage(str(name), body)
+            if stage is not None:
+                result[str(name)] = stage
+        return result
+
+    def _stage(self, name: str, body: Any) -> BaseModel | None:
+        path = ("stages", name)
+        if not m.STAGE_NAME_RE.match(name):
+            self.add(path, f"stage name {name!r} may hold only {STAGE_NAME_HELP}", key=True)
+            return None
+        if not isinstance(body, dict):
+            self.add(path, f"stage '{name}' must be a mapping with one of cmd:, call: or uses:")
+            return None
+        kinds = [k for k in m.STAGE_KINDS if k in body]
+        if not kinds:
+            near = next((suggest(str(k), m.STAGE_KINDS) for k in body if suggest(str(k), m.STAGE_KINDS)), "")
+            hint = f" (found {', '.join(map(repr, body))}{near})" if body else ""
+            self.add(path, f"stage '{name}' has no kind: add one of cmd:, call: or uses:{hint}", key=True)
+            return None
+        if len(kinds) > 1:
+            both = " and ".join(f"{k}:" for k in kinds)
+            self.add(
+                (*path, kinds[1]),
+                f"stage '{name}' has both {both}; a stage is exactly one kind, "
+                "split it into two stages",
+                key=True,
+            )
+            return None
+        model = m.STAGE_MODELS[kinds[0]]
+        stage = self._validate(model, body, path, f"stage '{name}': ")
+        if stage is not None:
+            self._stage_extras(name, stage, path)
+        return stage
+
+    def _stage_extras(self, name: str, stage: BaseModel, path: tuple[str, ...]) -> None:
+        prefix = f"stage '{name}': "
+        if isinstance(stage, m.UsesStage) and stage.uses not in m.BUILTIN_STEPS:
+            hint = suggest(stage.uses, m.BUILTIN_STEPS) or (
+                "; builtin steps are " + ", ".join(m.BUILTIN_STEPS)
+            )
+            self.add((*path, "uses"), f"{prefix}unknown step '{stage.uses}'{hint}")
+        if isinstance(stage, m.CallStage) and not m.CALL_RE.match(stage.call):
+            self.add(
+                (*path, "call"),
+                f"{prefix}call must be 'module.path:function' (e.g. src.features:build), "
+                f"got {stage.call!r}",
+            )
+        if isinstance(stage, (m.CallStage, m.UsesStage)):
+            for i, out in enumerate(stage.out):
+                if not m.NAME_RE.match(out):
+                    self.add(
+                        (*path, "out", i),
+                        f"{prefix}artifact name {out!r} must be an identifier "
+                        "(letters, digits, '_'), so gates can refer to it",
+                    )
+        for axis, values in (stage.matrix or {}).items():
+            if not values:
+                self.add(
+                    (*path, "matrix", axis),
+                    f"{prefix}matrix axis '{axis}' is empty; give it at least one value",
+                )
+
+    # -- pydantic errors in the user's words ---------------------------------
+    def _validate(
+        self, model: type[BaseModel], data: dict[str, Any], path: tuple[str | int, ...], prefix: str
+    ) -> BaseModel | None:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            self._report(model, data, exc.errors(), path, prefix)
+            return None
+
+    def _report(
+        self,
+        model: type[BaseModel],
+        data: dict[str, Any],
+        errors: list[Any],
+        path: tuple[str | int, ...],
+        prefix: str,
+    ) -> None:
+        """One issue per location: a union's alternatives are merged into one sentence."""
+        wrong_type: dict[tuple[Any, ...], list[str]] = {}
+        for err in errors:
+            loc = _clean_loc(data, tuple(err["loc"]))
+            full = (*path, *loc)
+            if err["type"] == "extra_forbidden":
+                allowed = m.allowed_keys(_model_at(model, loc[:-1]))
+                close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+                fix = f" (did you mean '{close[0]}'?)" if close else f"; allowed keys: {', '.join(allowed)}"
+                self.add(full, f"{prefix}unknown key '{loc[-1]}'{fix}", key=True)
+            elif err["type"] == "missing":
+                self.add(path or full[:-1], f"{prefix}missing required key '{_dotted(loc)}'")
+            else:
+                want = _TYPE_WORDS.get(err["type"]) or err["msg"][0].lower() + err["msg"][1:]
+                options = wrong_type.setdefault(loc, [])
+                if want not in options:
+                    options.append(want)
+        for loc, options in wrong_type.items():
+            got = _short(_value_at(data, loc))
+            self.add(
+                (*path, *loc),
+                f"{prefix}'{_dotted(loc)}' should be {' or '.join(options)}, got {got}",
+            )
+
+    def params_file(self, root: Path, name: str) -> dict[str, Any]:
+        target = root / name
+        try:
+            text = target.read_text(encoding="utf-8")
+        except OSError:
+            self.add(("params_file",), f"params_file '{name}' does not exist; create it or remove the key")
+            return {}
+        try:
+            data, _ = read_yaml(text, name)
+        except SpecError as exc:
+            self.issues.extend(exc.issues)
+            return {}
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            self.add(("params_file",), f"params_file '{name}' must hold a mapping of params")
+            return {}
+        return data
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The nested model a location points into (for listing its allowed keys)."""
+    for part in loc:
+        field_info = next(
+            (f for n, f in model.model_fields.items() if (f.alias or n) == part), None
+        )
+        annotation = getattr(field_info, "annotation", None)
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
+        nested = next((a for a in candidates if issubclass(a, BaseModel)), None)
+        if nested is None:
+            return model
+        model = nested
+    return model
+
+
+def _clean_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union-member labels ('str', 'tuple[str, ...]') from a location."""
+    clean: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and ("[" in part or part in _TYPE_LABELS):
+            continue
+        else:
+            node = None  # a key the user did not write (missing) or cannot be walked
+        clean.append(part)
+    return tuple(clean)
+
+
+_TYPE_LABELS = {"str", "int", "float", "bool", "dict", "list", "tuple", "none"}
+
+
+def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
+    node = data
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

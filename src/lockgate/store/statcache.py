@@ -1,0 +1,126 @@
+"""The stat cache: (path, size, mtime_ns, inode) -> BLAKE3, so an unchanged
+file is never re-read.
+
+Owns: one SQLite table under ``.lockgate/`` (WAL mode; one connection per
+thread; safe across processes, writers wait up to 30 s for each other).
+
+Racy-stat policy (git's "racy git" rule). A file rewritten within the same
+mtime tick it was hashed in keeps its size and mtime, so its stat alone
+cannot prove it unchanged. Each entry records when the hash was taken (wall
+clock, read *before* the file); a lookup trusts an entry only if the file's
+mtime is at least ``RACY_WINDOW_NS`` (2 s: coarser than any filesystem's
+timestamp granularity we support, FAT's included) older than that moment.
+Otherwise the file is re-hashed and the entry refreshed, so it becomes
+trusted once it has been quiet for the window. Racy files therefore cost a
+read, never a wrong hash. As in git, ctime is not part of the key, so a tool
+that rewrites a file in place with the same size and then restores its old
+mtime (``touch -r``) defeats the cache; delete ``.lockgate/stat.db`` to reset.
+
+Must not: decide what to hash or store objects; it only remembers hashes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from lockgate.hashing import hash_file as _hash_file
+from lockgate.hashing import hash_tree
+
+RACY_WINDOW_NS = 2_000_000_000
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stat_cache (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    hashed_at_ns INTEGER NOT NULL
+)
+"""
+
+
+class StatCache:
+    """Hashes of files keyed by their stat, in SQLite at ``db_path``."""
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str],
+        file_hash: Callable[[str], str] = _hash_file,
+    ) -> None:
+        self.db_path = Path(db_path)
+        self.file_hash = file_hash
+        self._local = threading.local()
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connection() as db:
+            db.execute(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"StatCache({str(self.db_path)!r})"
+
+    def _connection(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        """Close this thread's connection (other threads close theirs on exit)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def __enter__(self) -> StatCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def hash_file(self, path: str | os.PathLike[str]) -> str:
+        """The file's BLAKE3: from the cache when its stat is unchanged and
+        not racy, else by reading it (and then recorded)."""
+        key = os.path.abspath(path)
+        st = os.stat(key)
+        db = self._connection()
+        row = db.execute(
+            "SELECT size, mtime_ns, inode, hash, hashed_at_ns FROM stat_cache WHERE path = ?",
+            (key,),
+        ).fetchone()
+        if row is not None:
+            size, mtime_ns, inode, digest, hashed_at_ns = row
+            same = (size, mtime_ns, inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
+            if same and st.st_mtime_ns + RACY_WINDOW_NS <= hashed_at_ns:
+                return str(digest)
+        hashed_at_ns = time.time_ns()  # taken before the read: see "racy" above
+        digest = self.file_hash(key)
+        after = os.stat(key)
+        if (after.st_size, after.st_mtime_ns, after.st_ino) == (
+            st.st_size, st.st_mtime_ns, st.st_ino,
+        ):  # fmt: skip
+            db.execute(
+                "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?)",
+                (key, st.st_size, st.st_mtime_ns, st.st_ino, digest, hashed_at_ns),
+            )
+        return digest
+
+    def hash_path(self, path: str | os.PathLike[str]) -> tuple[str, Literal["file", "tree"]]:
+        """The digest of a file, or of a folder's manifest (files via the cache)."""
+        if os.path.isdir(path):
+            digest, _ = hash_tree(path, file_hash=self.hash_file)
+            return digest, "tree"
+        return self.hash_file(path), "file"
+
+    def forget(self, path: str | os.PathLike[str]) -> None:
+        """Drop the entry for ``path`` (e.g. after lockgate rewrote it)."""
+        self._connection().execute(
+            "DELETE FROM stat_cache WHERE path = ?", (os.path.abspath(path),)
+        )
