@@ -85,10 +85,11 @@ def main(ctx: click.Context, directory: Path, verbose: int) -> None:
 
 
 def _register() -> None:
-    from lockgate.cli import spec_cmds
+    from lockgate.cli import run_cmds, spec_cmds
 
-    for command in spec_cmds.COMMANDS:
-        main.add_command(command)
+    for module in (spec_cmds, run_cmds):
+        for command in module.COMMANDS:
+            main.add_command(command)
 
 
 _register()

@@ -1,0 +1,155 @@
+"""run and status: the commands that look at (and change) what is built."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from lockgate.cli.main import Obj
+from lockgate.errors import UsageError
+
+OVERRIDES = click.option("-p", "--param", "overrides", multiple=True, metavar="KEY=VALUE",
+                         help="Override a param (repeatable).")
+
+
+def split_targets(obj: Obj, args: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """``[PIPELINE] [STAGE...]``: the first word names a pipeline if one has that name."""
+    project = obj.project
+    if not args:
+        return [], []
+    names = {p.stem for p in project.spec_paths()}
+    first = args[0]
+    if first in names or first.endswith((".yaml", ".yml")):
+        return [first], list(args[1:])
+    if len(names) == 1:
+        return [], list(args)
+    raise UsageError(
+        f"'{first}' is not a pipeline ({', '.join(sorted(names)) or 'none here'}); "
+        "write `lockgate run PIPELINE STAGE...`"
+    )
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001 - a signal handler's signature
+    raise KeyboardInterrupt
+
+
+@click.command()
+@click.argument("args", nargs=-1, metavar="[PIPELINE] [STAGE...]")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Stages to run at once [default: number of cores].")
+@click.option("-f", "--force", is_flag=True, help="Run the selected stages even if nothing changed.")
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would run; run nothing.")
+@click.option("-k", "--keep-going", is_flag=True, help="After a failure, keep running stages that do not need it.")
+@click.option("--downstream", is_flag=True, help="Run the named stages and everything after them (not before).")
+@OVERRIDES
+@click.option("--no-wait", is_flag=True, help="Fail at once if another run holds the repository.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON on stdout.")
+@click.pass_obj
+def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides, no_wait, as_json) -> None:
+    """Run what is stale in PIPELINE (all pipelines when none), in parallel.
+
+    Stages whose fingerprint is unchanged are skipped; known fingerprints are
+    restored from the cache. Exit 0 done, 1 a stage failed, 3 a gate blocked.
+    """
+    from lockgate.cli.render import RunDisplay
+    from lockgate.executor.base import Outcome
+    from lockgate.executor.local import LocalExecutor
+    from lockgate.executor.repolock import repo_lock
+    from lockgate.executor.runner import Runner, RunOptions, exit_code
+
+    project = obj.project
+    pipelines, stages = split_targets(obj, args)
+    loaded = project.load_all(pipelines, overrides)
+    options = RunOptions(tuple(stages), force, dry_run, keep_going, downstream)
+    display = RunDisplay(quiet=as_json)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    outcomes = []
+    executor = LocalExecutor(jobs)
+    try:
+        with repo_lock(project.state_dir, wait=not no_wait, on_wait=display.waiting):
+            _ensure_state_dir(project.state_dir)
+            runner = Runner(project.root, executor, options=options, on_event=display.event)
+            try:
+                with display:
+                    for pipeline in loaded:
+                        if stages and len(loaded) > 1:
+                            continue
+                        outcomes += runner.run(pipeline, project.lock_path(pipeline.name))
+            finally:
+                runner.close()
+    except KeyboardInterrupt:
+        executor.close()
+        click.echo("interrupted: finished stages are recorded; cache and lock are consistent", err=True)
+        sys.exit(130)
+    executor.close()
+    if as_json:
+        click.echo(json.dumps({"stages": [o.to_dict() for o in outcomes],
+                               "exit_code": exit_code(outcomes)}, indent=2))
+    else:
+        display.summary(outcomes, dry_run=dry_run)
+    code = exit_code(outcomes)
+    if dry_run and code == 0 and any(o.outcome == Outcome.STALE for o in outcomes):
+        code = 0
+    sys.exit(code)
+
+
+def _ensure_state_dir(state: Path) -> None:
+    state.mkdir(parents=True, exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# lockgate's cache, logs and audit log: never committed\n*\n", encoding="utf-8")
+
+
+@click.command()
+@click.argument("pipelines", nargs=-1, metavar="[PIPELINE...]")
+@OVERRIDES
+@click.option("--check", is_flag=True, help="Exit 1 when anything is stale (for CI).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(obj: Obj, pipelines, overrides, check, as_json) -> None:
+    """Show which stages are stale, and why. Never waits for a running `lockgate run`."""
+    from lockgate.executor.base import Outcome
+    from lockgate.executor.local import LocalExecutor
+    from lockgate.executor.runner import Runner, RunOptions
+
+    project = obj.project
+    loaded = project.load_all(pipelines, overrides)
+    executor = LocalExecutor(1)
+    runner = Runner(project.root, executor, options=RunOptions(dry_run=True))
+    report = []
+    try:
+        for pipeline in loaded:
+            outcomes = runner.run(pipeline, project.lock_path(pipeline.name))
+            report.append((pipeline, outcomes))
+    finally:
+        runner.close()
+        executor.close()
+    stale_kinds = (Outcome.STALE, Outcome.FAILED)
+    stale = [(p.name, o) for p, outs in report for o in outs if o.outcome in stale_kinds]
+    if as_json:
+        click.echo(json.dumps({
+            "stale": bool(stale),
+            "stages": [o.to_dict() for _, outs in report for o in outs],
+        }, indent=2))
+    else:
+        for pipeline, outs in report:
+            bad = [o for o in outs if o.outcome in stale_kinds]
+            other = [o for o in outs if o.outcome not in (*stale_kinds, Outcome.CACHED)]
+            if bad:
+                click.echo(f"{pipeline.name}: {len(bad)} of {len(outs)} stages stale")
+            else:
+                click.echo(f"{pipeline.name}: up to date ({len(outs)} stages)")
+            for o in bad:
+                why = ", ".join(o.reasons) or o.message or o.outcome.value
+                click.echo(f"  {o.stage}: {why}")
+            for o in other:
+                click.echo(f"  {o.stage}: would be {o.outcome.value}: {o.message}")
+    if check and stale:
+        sys.exit(1)
+
+
+COMMANDS = [run, status]

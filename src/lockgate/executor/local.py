@@ -1,0 +1,29 @@
+"""The local executor: a thread pool. Shell stages are subprocesses (so threads
+only wait on them); ``call`` and builtin steps run in threads, where NumPy,
+polars, numba and scikit-learn release the GIL for their heavy work."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from lockgate.executor.worker import terminate_running
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="lockgate")
+
+    def submit(self, fn: Callable[..., Any], job: Any, *, resources: dict[str, Any] | None = None) -> Future:
+        return self._pool.submit(fn, job)
+
+    def cancel_running(self) -> None:
+        terminate_running()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

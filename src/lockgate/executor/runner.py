@@ -1,0 +1,382 @@
+"""Run a pipeline: decide per stage (cached, restore, run, skip, block), hand jobs
+to an executor, and record results in the run-cache and the lock file.
+
+Decisions are made when a stage becomes ready, from its upstream stages'
+*actual* output digests, so an upstream stage that reran but produced the
+same bytes leaves its dependents cached. The lock file is rewritten
+(atomically) after each stage whose outputs are safely in the store, so a
+run killed at any moment leaves a consistent lock; the next run redoes only
+what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockgate.executor.base import Executor, OnEvent, Outcome, RunEvent, StageOutcome
+from lockgate.executor.state import MissingInput, UpstreamUnknown, Workspace, is_current
+from lockgate.executor.worker import Job, JobResult, run_job
+from lockgate.fingerprint import Record, explain
+from lockgate.gates import Decision, MissingValue, NoChampion, decide
+from lockgate.graph.compile import Pipeline, resolve_artifact
+from lockgate.graph.plan import resolve_targets, select
+from lockgate.lock import LockFile, StageLock
+from lockgate.runcache import RunCache
+from lockgate.spec.expr import Ref
+
+log = logging.getLogger(__name__)
+
+AliasMetrics = Callable[[Pipeline, str], dict[str, Any] | None]
+"""(pipeline, alias) -> that registry alias's recorded metrics, or None if it has no version."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    targets: tuple[str, ...] = ()
+    force: bool = False
+    dry_run: bool = False
+    keep_going: bool = False
+    downstream: bool = False
+
+
+@dataclass
+class _State:
+    """Per-run bookkeeping for one pipeline."""
+
+    pipeline: Pipeline
+    lock: LockFile
+    lock_path: Path
+    selected: list[str]
+    outcomes: dict[str, StageOutcome] = field(default_factory=dict)
+    outputs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # artifact -> numbers
+    stale: set[str] = field(default_factory=set)  # dry-run: stages that would run
+
+
+@dataclass(frozen=True)
+class _Running:
+    name: str
+    record: Record
+    job: Job
+    decisions: list[Decision]
+
+
+class Runner:
+    def __init__(
+        self,
+        root: Path,
+        executor: Executor,
+        *,
+        options: RunOptions = RunOptions(),
+        on_event: OnEvent | None = None,
+        alias_metrics: AliasMetrics | None = None,
+        effect_handler: Callable[[Pipeline, str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        from lockgate.store.local import LocalStore
+        from lockgate.store.statcache import StatCache
+
+        self.root = root
+        self.executor = executor
+        self.options = options
+        self.on_event = on_event or (lambda event: None)
+        self.alias_metrics = alias_metrics or (lambda pipeline, alias: None)
+        self.effect_handler = effect_handler
+        state = root / ".lockgate"
+        self.cache_dir = state / "cache"
+        self.store = LocalStore(self.cache_dir)
+        self.stats = StatCache(state / "statcache.db")
+        self.runcache = RunCache(state / "runcache")
+        self.logs = state / "logs"
+        self.workspace = Workspace(root, self.stats, self.store)
+
+    def close(self) -> None:
+        self.stats.close()
+
+    # -- public -----------------------------------------------------------------
+
+    def run(self, pipeline: Pipeline, lock_path: Path) -> list[StageOutcome]:
+        graph = pipeline.graph
+        targets = resolve_targets(graph, self.options.targets) if self.options.targets else []
+        chosen = select(graph, targets, downstream=self.options.downstream)
+        selected = [name for name in pipeline.order() if name in chosen]
+        state = _State(pipeline, LockFile.read(lock_path, pipeline.name), lock_path, selected)
+        for name, entry in state.lock.stages.items():  # what earlier runs produced
+            state.outputs[name] = entry.outputs
+            self._remember_metrics(state, entry.outputs, entry.metrics)
+        try:
+            self._loop(state)
+        finally:
+            if not self.options.dry_run:
+                self._write_lock(state, prune=not targets)
+        return [state.outcomes[name] for name in selected if name in state.outcomes]
+
+    # -- the scheduling loop ------------------------------------------------------
+
+    def _loop(self, state: _State) -> None:
+        pending = list(state.selected)
+        running: dict[Future, _Running] = {}
+        stop = False
+        try:
+            while pending or running:
+                if not stop:
+                    for name in list(pending):
+                        if self._ready(state, name, running):
+                            pending.remove(name)
+                            submitted = self._start(state, name)
+                            if submitted is not None:
+                                running[submitted[0]] = submitted[1]
+                if not running:
+                    if stop or not pending:
+                        break
+                    continue  # every pending stage became decidable this pass
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    ok = self._finish(state, running.pop(future), future)
+                    if not ok and not self.options.keep_going:
+                        stop = True
+            for name in pending:
+                self._end(state, name, Outcome.CANCELLED if stop else Outcome.SKIPPED,
+                          message="not started: an earlier stage failed (use --keep-going to run the rest)")
+        except KeyboardInterrupt:
+            self.executor.cancel_running()
+            for future, job in running.items():
+                if future.done() and not future.cancelled():
+                    self._finish(state, job, future)
+                else:
+                    future.cancel()
+                    self._end(state, job.name, Outcome.CANCELLED, message="interrupted")
+            for name in pending:
+                self._end(state, name, Outcome.CANCELLED, message="interrupted")
+            raise
+
+    def _ready(self, state: _State, name: str, running: dict) -> bool:
+        busy = {job.name for job in running.values()}
+        for parent in state.pipeline.graph.predecessors(name):
+            if parent in state.selected and (parent not in state.outcomes or parent in busy):
+                return False
+        return True
+
+    # -- deciding one stage ---------------------------------------------------------
+
+    def _start(self, state: _State, name: str) -> tuple[Future, _Running] | None:
+        stage = state.pipeline.stages[name]
+        blocked_by = self._bad_parent(state, name)
+        if blocked_by:
+            self._end(state, name, Outcome.SKIPPED, message=blocked_by)
+            return None
+        if stage.when is not None:
+            decision = decide(stage.when, self._lookup(state, stage), where=f"{stage.file}:{stage.line}")
+            if not decision.holds:
+                self._end(state, name, Outcome.SKIPPED, message=f"when: {decision.render()}",
+                          decisions=[decision.to_record()])
+                return None
+        decisions = [decide(g, self._lookup(state, stage), where=f"{stage.file}:{stage.line}")
+                     for g in stage.gates]
+        if not all(d.holds for d in decisions):
+            self._block(state, name, decisions)
+            return None
+        try:
+            record, job_inputs, input_paths = self.workspace.record(state.pipeline, stage, state.outputs)
+        except MissingInput as exc:
+            self._end(state, name, Outcome.FAILED,
+                      message=f"'{exc}' does not exist and no stage writes it; create it or fix the path")
+            return None
+        except UpstreamUnknown as exc:  # only with --downstream or a partial selection
+            if self.options.dry_run:
+                state.stale.add(name)
+                self._end(state, name, Outcome.STALE, reasons=[f"upstream stale ({exc.stage})"])
+            else:
+                self._end(state, name, Outcome.SKIPPED,
+                          message=f"needs stage '{exc.stage}', which has not run yet; run it first")
+            return None
+        locked = state.lock.stages.get(name)
+        stale_parents = sorted(set(state.pipeline.graph.predecessors(name)) & state.stale)
+        if self.options.dry_run and stale_parents:
+            state.stale.add(name)
+            own = [r for r in explain(record, locked) if r != "new"] if locked else ["new"]
+            self._end(state, name, Outcome.STALE,
+                      reasons=[*own, *(f"upstream stale ({p})" for p in stale_parents)])
+            return None
+        if not self.options.force and self._reuse(state, name, record, locked, decisions):
+            return None
+        if self.options.dry_run:
+            state.stale.add(name)
+            reasons = ["forced"] if self.options.force else explain(record, locked) or ["missing output"]
+            self._end(state, name, Outcome.STALE, reasons=reasons)
+            return None
+        return self._submit(state, name, record, job_inputs, input_paths, decisions)
+
+    def _bad_parent(self, state: _State, name: str) -> str:
+        for parent in state.pipeline.graph.predecessors(name):
+            outcome = state.outcomes.get(parent)
+            if outcome is None:
+                continue
+            if outcome.outcome in (Outcome.FAILED, Outcome.BLOCKED, Outcome.SKIPPED, Outcome.CANCELLED):
+                return f"upstream stage '{parent}' {outcome.outcome.value}"
+        return ""
+
+    def _reuse(self, state: _State, name: str, record: Record, locked: StageLock | None,
+               decisions: list[Decision]) -> bool:
+        """Cached (lock matches, outputs in place) or restored (lock/run-cache known)."""
+        stage = state.pipeline.stages[name]
+        if is_current(record, locked):
+            assert locked is not None
+            status, what = self.workspace.outputs_state(stage, locked.outputs)
+            if status == "ok":
+                self._end(state, name, Outcome.CACHED, decisions=[d.to_record() for d in decisions])
+                return True
+            if status == "restore":
+                if not self.options.dry_run:
+                    self.workspace.restore(locked.outputs, what)
+                self._end(state, name, Outcome.RESTORED if not self.options.dry_run else Outcome.STALE,
+                          reasons=[f"missing output {p}" for p in what])
+                return True
+        hit = self.runcache.get(record.fingerprint)
+        if hit is None:
+            return False
+        status, what = self.workspace.outputs_state(stage, hit["outputs"])
+        if status == "missing":
+            return False
+        if self.options.dry_run:
+            state.stale.add(name)
+            self._end(state, name, Outcome.STALE, reasons=[*explain(record, locked), "restorable from run-cache"])
+            return True
+        self.workspace.restore(hit["outputs"], what)
+        self._record(state, name, record, hit["outputs"], hit.get("metrics", {}),
+                     float(hit.get("duration", 0.0)), decisions)
+        self._end(state, name, Outcome.RESTORED, reasons=explain(record, locked))
+        return True
+
+    def _block(self, state: _State, name: str, decisions: list[Decision]) -> None:
+        failed = [d for d in decisions if not d.holds]
+        entry = state.lock.stages.get(name)
+        if entry is not None and not self.options.dry_run:
+            entry.gates = [d.to_record() for d in decisions]
+        self._end(state, name, Outcome.BLOCKED,
+                  message="; ".join(d.render() for d in failed),
+                  decisions=[d.to_record() for d in decisions])
+
+    def _lookup(self, state: _State, stage) -> Callable[[Ref], Any]:
+        known = {**state.pipeline.producers, **dict.fromkeys(state.pipeline.inputs, "")}
+
+        def lookup(ref: Ref) -> Any:
+            artifact = resolve_artifact(ref.name, stage, known)
+            if artifact is None:
+                metrics = self.alias_metrics(state.pipeline, ref.name)
+                if metrics is None:
+                    raise NoChampion(f"no model has the alias '{ref.name}' yet, so there is no champion to beat")
+                if ref.key not in metrics:
+                    raise MissingValue(f"alias '{ref.name}' has no recorded metric '{ref.key}'")
+                return metrics[ref.key]
+            values = state.metrics.get(artifact)
+            if values is None:
+                raise MissingValue(f"'{artifact}' has no recorded values (did its stage run?)")
+            if ref.key not in values:
+                raise MissingValue(
+                    f"'{artifact}' has no key '{ref.key}' (it has: {', '.join(sorted(values)) or 'none'})"
+                )
+            return values[ref.key]
+
+        return lookup
+
+    # -- running ----------------------------------------------------------------------
+
+    def _submit(self, state, name, record, job_inputs, input_paths, decisions):
+        stage = state.pipeline.stages[name]
+        log_path = self.logs / state.pipeline.name / f"{name}.log"
+        job = Job(
+            stage=stage, root=str(self.root), cache_dir=str(self.cache_dir), log_path=str(log_path),
+            inputs=job_inputs, deps=dict(record.deps), input_paths=input_paths,
+            input_digests=dict(record.inputs), extra=self._job_extra(state, stage),
+        )
+        self.on_event(RunEvent(state.pipeline.name, name, "start"))
+        future = self.executor.submit(run_job, job, resources=stage.resources or None)
+        return future, _Running(name, record, job, decisions)
+
+    def _job_extra(self, state: _State, stage) -> dict[str, Any]:
+        extra: dict[str, Any] = {"pipeline": state.pipeline.name}
+        alias = stage.with_.get("alias") if stage.kind == "uses" else None
+        if isinstance(alias, str):
+            extra["alias_metrics"] = self.alias_metrics(state.pipeline, alias)
+        return extra
+
+    def _finish(self, state: _State, running: _Running, future: Future) -> bool:
+        name, record, job, decisions = running.name, running.record, running.job, running.decisions
+        log_rel = self._rel(Path(job.log_path))
+        try:
+            result: JobResult = future.result()
+        except Exception as exc:  # the executor itself failed (a worker died, ...)
+            result = JobResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        if not result.ok:
+            message = result.error + (f"\n{result.log_tail}" if result.log_tail else "")
+            self._end(state, name, Outcome.FAILED, duration=result.duration, message=message,
+                      log_path=log_rel)
+            return False
+        self.runcache.put(record.fingerprint, result.outputs, result.metrics, result.duration)
+        for effect in result.effects:
+            if self.effect_handler is not None:
+                self.effect_handler(state.pipeline, name, effect)
+        locked = state.lock.stages.get(name)
+        self._record(state, name, record, result.outputs, result.metrics, result.duration, decisions)
+        self._end(state, name, Outcome.RAN, duration=result.duration,
+                  reasons=["forced"] if self.options.force else explain(record, locked),
+                  log_path=log_rel, decisions=[d.to_record() for d in decisions])
+        return True
+
+    def _record(self, state, name, record, outputs, metrics, duration, decisions) -> None:
+        stage = state.pipeline.stages[name]
+        state.lock.stages[name] = StageLock(
+            fingerprint=record.fingerprint, kind=stage.kind, definition=record.definition,
+            code=record.code, params=dict(record.params), inputs=dict(record.inputs),
+            deps=dict(record.deps), outputs=outputs, metrics=metrics,
+            gates=[d.to_record() for d in decisions], duration=duration,
+        )
+        state.outputs[name] = outputs
+        self._remember_metrics(state, outputs, metrics)
+        self._write_lock(state)
+
+    def _remember_metrics(self, state: _State, outputs: dict, metrics: dict) -> None:
+        for artifact, values in metrics.items():
+            if artifact in outputs or artifact in state.pipeline.producers:
+                state.metrics[artifact] = values
+
+    def _write_lock(self, state: _State, prune: bool = False) -> None:
+        if self.options.dry_run:
+            return
+        if prune:
+            for gone in set(state.lock.stages) - set(state.pipeline.stages):
+                del state.lock.stages[gone]
+        state.lock.write(state.lock_path)
+
+    def _end(self, state: _State, name: str, outcome: Outcome, *, duration: float = 0.0,
+             reasons: list[str] | None = None, message: str = "", log_path: str = "",
+             decisions: list[dict[str, Any]] | None = None) -> None:
+        result = StageOutcome(
+            stage=name, outcome=outcome, duration=duration, reasons=reasons or [],
+            message=message, log_path=log_path, decisions=decisions or [],
+            pipeline=state.pipeline.name,
+        )
+        state.outcomes[name] = result
+        self.on_event(RunEvent(state.pipeline.name, name, "end", result))
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def exit_code(outcomes: list[StageOutcome]) -> int:
+    """0 done; 1 a stage failed; 3 nothing failed but a gate blocked a stage."""
+    kinds = {o.outcome for o in outcomes}
+    if Outcome.FAILED in kinds:
+        return 1
+    if Outcome.BLOCKED in kinds:
+        return 3
+    return 0

@@ -1,0 +1,143 @@
+"""The workspace as the run sees it: current fingerprint records, and whether a
+stage's recorded outputs are in place, restorable, or gone.
+
+Shared by ``run`` (which then acts) and ``status`` (which only reports), so
+both always agree on what is stale. Reads files and the store; writes
+nothing except the stat cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lockgate.fingerprint import Record, definition_digest, module_file
+from lockgate.graph.compile import Pipeline, resolve_artifact
+from lockgate.graph.stage import Stage
+from lockgate.lock import StageLock
+from lockgate.steps import step_code
+
+
+class MissingInput(Exception):
+    """A dependency or ``inputs:`` path that does not exist (and no stage makes)."""
+
+
+class UpstreamUnknown(Exception):
+    """An upstream stage has not produced the artifact yet (it is stale or never ran)."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(stage)
+        self.stage = stage
+
+
+@dataclass
+class Workspace:
+    root: Path
+    stats: Any  # StatCache
+    store: Any  # LocalStore
+
+    def path_digest(self, rel: str) -> str:
+        target = self.root / rel
+        if not target.exists():
+            raise MissingInput(rel)
+        return self.stats.hash_path(target)[0]
+
+    def code_digest(self, stage: Stage) -> str:
+        if stage.kind == "uses":
+            return step_code(str(stage.run))
+        if stage.kind == "call":
+            module = str(stage.run).partition(":")[0]
+            source = module_file(module, self.root)
+            return self.stats.hash_file(source) if source else f"module:{module}"
+        return ""
+
+    def record(
+        self,
+        pipeline: Pipeline,
+        stage: Stage,
+        outputs_of: dict[str, dict[str, dict[str, Any]]],
+    ) -> tuple[Record, dict[str, dict[str, Any]], dict[str, str]]:
+        """The stage's current Record, the input records for its job, and the digests
+        of the ``inputs:`` paths it reads. ``outputs_of`` maps each upstream stage to
+        its output records; an upstream missing there raises UpstreamUnknown."""
+        known = {**pipeline.producers, **dict.fromkeys(pipeline.inputs, "")}
+        inputs: dict[str, str] = {}
+        job_inputs: dict[str, dict[str, Any]] = {}
+        input_paths: dict[str, str] = {}
+        for arg, name in sorted(stage.inputs.items()):
+            artifact = resolve_artifact(name, stage, known) or name
+            if artifact in pipeline.inputs:
+                path = pipeline.inputs[artifact]
+                digest = self.path_digest(path)
+                inputs[arg] = digest
+                input_paths[path] = digest
+                job_inputs[arg] = {"path": path}
+            else:
+                producer = pipeline.producers[artifact]
+                records = outputs_of.get(producer)
+                if records is None or artifact not in records:
+                    raise UpstreamUnknown(producer)
+                inputs[arg] = str(records[artifact]["digest"])
+                job_inputs[arg] = records[artifact]
+        deps = {path: self.path_digest(path) for path in sorted(stage.deps)}
+        record = Record(
+            definition=definition_digest(stage),
+            params=stage.params,
+            code=self.code_digest(stage),
+            inputs=inputs,
+            deps=deps,
+        )
+        return record, job_inputs, input_paths
+
+    # -- outputs ------------------------------------------------------------------
+
+    def outputs_state(self, stage: Stage, outputs: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
+        """("ok" | "restore" | "missing", what): are the recorded outputs usable?
+
+        Artifacts must be in the store; a ``cmd`` stage's files must be in the
+        workspace with the recorded digest, or restorable from the store."""
+        from lockgate.store.artifacts import ArtifactRef
+
+        to_restore: list[str] = []
+        for name, rec in outputs.items():
+            ref = ArtifactRef.from_record(rec)
+            if not self._stored(ref):
+                return "missing", [name]
+            if stage.kind == "cmd" and name in (*stage.outs, *stage.metrics):
+                target = self.root / name
+                if not target.exists() or self.stats.hash_path(target)[0] != ref.digest:
+                    to_restore.append(name)
+        return ("restore", to_restore) if to_restore else ("ok", [])
+
+    def _stored(self, ref: Any) -> bool:
+        if not self.store.has(ref.object):
+            return False
+        if ref.kind == "tree":
+            from lockgate.store.artifacts import load_manifest
+
+            try:
+                return all(self.store.has(e["hash"]) for e in load_manifest(self.store, ref))
+            except Exception:
+                return False
+        return True
+
+    def restore(self, outputs: dict[str, dict[str, Any]], paths: list[str]) -> None:
+        from lockgate.store.artifacts import ArtifactRef, restore_file, restore_tree
+
+        for path in paths:
+            ref = ArtifactRef.from_record(outputs[path])
+            target = self.root / path
+            if ref.kind == "tree":
+                restore_tree(self.store, ref, target, prune=True)
+            else:
+                if target.is_dir():
+                    import shutil
+
+                    shutil.rmtree(target)
+                restore_file(self.store, ref, target)
+            self.stats.forget(target) if hasattr(self.stats, "forget") else None
+
+
+def is_current(record: Record, locked: StageLock | None) -> bool:
+    return locked is not None and locked.fingerprint == record.fingerprint

@@ -1,0 +1,83 @@
+"""Stage fingerprints (DESIGN §3) and why a stage is stale.
+
+A fingerprint hashes a canonical record we own: the stage's normalized
+definition, the values of only the params it references, the code it runs
+(a ``call`` function's module source; a builtin step's version), and the
+digests of everything it reads. The record's parts are kept in the lock file
+so ``explain`` can name what changed. Pure functions: the caller supplies
+the digests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lockgate.graph.stage import Stage
+from lockgate.hashing import hash_value
+from lockgate.lock import StageLock
+
+FINGERPRINT_VERSION = 1  # bump when the record's shape changes
+
+
+@dataclass(frozen=True)
+class Record:
+    """Everything a fingerprint is made of."""
+
+    definition: str
+    params: Mapping[str, Any]
+    code: str
+    inputs: Mapping[str, str]  # argument -> artifact digest
+    deps: Mapping[str, str]  # path -> digest
+
+    @property
+    def fingerprint(self) -> str:
+        return hash_value({
+            "v": FINGERPRINT_VERSION,
+            "definition": self.definition,
+            "params": dict(self.params),
+            "code": self.code,
+            "inputs": dict(self.inputs),
+            "deps": dict(self.deps),
+        })
+
+
+def definition_digest(stage: Stage) -> str:
+    return hash_value(stage.definition())
+
+
+def module_file(module: str, root: Path) -> Path | None:
+    """The source file of ``module`` inside the repository (None when it is not there)."""
+    base = root.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def explain(record: Record, locked: StageLock | None) -> list[str]:
+    """Why ``record`` is not what the lock holds, in the user's words (empty: it is)."""
+    if locked is None:
+        return ["new"]
+    reasons: list[str] = []
+    if record.definition != locked.definition:
+        reasons.append("changed definition")
+    for key in sorted(set(record.params) | set(locked.params)):
+        if record.params.get(key, _MISSING) != locked.params.get(key, _MISSING):
+            reasons.append(f"changed param {key}")
+    if record.code != locked.code:
+        reasons.append("changed code")
+    for path in sorted(set(record.deps) | set(locked.deps)):
+        if record.deps.get(path) != locked.deps.get(path):
+            reasons.append(f"changed dependency {path}")
+    for arg in sorted(set(record.inputs) | set(locked.inputs)):
+        if record.inputs.get(arg) != locked.inputs.get(arg):
+            reasons.append(f"changed input {arg}")
+    if not reasons and record.fingerprint != locked.fingerprint:
+        reasons.append("changed fingerprint format")
+    return reasons
+
+
+_MISSING = object()

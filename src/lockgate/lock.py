@@ -1,0 +1,152 @@
+"""``pipelines/NAME.lock``: what last ran, as deterministic, diff-friendly YAML.
+
+One entry per stage: its fingerprint and the record it was computed from
+(definition digest, params used, code digest, input digests), the outputs
+it produced (artifact references), metrics, gate decisions and duration.
+Keeping the record, not just the digest, lets ``status`` say *which* input
+changed (STYLE §6). Keys are sorted and floats written by ``repr``, so the
+same content always gives the same bytes; writes are atomic.
+
+Reading works on text, so lock files can come from any git revision.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LOCK_SCHEMA = 1
+
+
+@dataclass
+class StageLock:
+    """One stage's entry. ``outputs`` maps artifact name or out path -> artifact record."""
+
+    fingerprint: str
+    kind: str
+    definition: str  # digest of the normalized stage definition
+    code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)  # argument -> digest of its artifact
+    deps: dict[str, str] = field(default_factory=dict)  # dependency path -> digest
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    duration: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "fingerprint": self.fingerprint,
+            "kind": self.kind,
+            "definition": self.definition,
+            "params": self.params,
+            "inputs": self.inputs,
+            "deps": self.deps,
+            "outputs": self.outputs,
+            "duration": round(self.duration, 3),
+        }
+        if self.code:
+            data["code"] = self.code
+        if self.metrics:
+            data["metrics"] = self.metrics
+        if self.gates:
+            data["gates"] = self.gates
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StageLock:
+        return cls(
+            fingerprint=str(data.get("fingerprint", "")),
+            kind=str(data.get("kind", "")),
+            definition=str(data.get("definition", "")),
+            code=str(data.get("code", "")),
+            params=dict(data.get("params") or {}),
+            inputs={str(k): str(v) for k, v in (data.get("inputs") or {}).items()},
+            deps={str(k): str(v) for k, v in (data.get("deps") or {}).items()},
+            outputs={str(k): dict(v) for k, v in (data.get("outputs") or {}).items()},
+            metrics=dict(data.get("metrics") or {}),
+            gates=list(data.get("gates") or []),
+            duration=float(data.get("duration") or 0.0),
+        )
+
+
+@dataclass
+class LockFile:
+    pipeline: str
+    stages: dict[str, StageLock] = field(default_factory=dict)
+
+    def to_text(self) -> str:
+        data = {
+            "schema": LOCK_SCHEMA,
+            "pipeline": self.pipeline,
+            "stages": {name: self.stages[name].to_dict() for name in sorted(self.stages)},
+        }
+        return yaml.dump(
+            data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+            allow_unicode=True, width=100,
+        )
+
+    @classmethod
+    def from_text(cls, text: str, pipeline: str = "") -> LockFile:
+        data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict):
+            raise ValueError("a lock file holds a mapping")
+        stages = data.get("stages") or {}
+        return cls(
+            pipeline=str(data.get("pipeline") or pipeline),
+            stages={str(k): StageLock.from_dict(v) for k, v in stages.items()},
+        )
+
+    @classmethod
+    def read(cls, path: Path, pipeline: str = "") -> LockFile:
+        """The lock at ``path``; an empty one when the file does not exist (or is unreadable:
+        a damaged lock only makes stages stale, it never stops a run)."""
+        try:
+            return cls.from_text(path.read_text(encoding="utf-8"), pipeline)
+        except FileNotFoundError:
+            return cls(pipeline=pipeline)
+        except (OSError, ValueError, yaml.YAMLError, AttributeError, TypeError):
+            return cls(pipeline=pipeline)
+
+    def write(self, path: Path) -> bool:
+        """Write atomically; returns False (and writes nothing) when the bytes are unchanged."""
+        text = self.to_text()
+        try:
+            if path.read_text(encoding="utf-8") == text:
+                return False
+        except OSError:
+            pass
+        atomic_write_text(path, text)
+        return True
+
+    def all_metrics(self) -> dict[str, dict[str, Any]]:
+        return {name: s.metrics for name, s in sorted(self.stages.items()) if s.metrics}
+
+
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that never emits anchors/aliases (they make diffs unreadable)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
