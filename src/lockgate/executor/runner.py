@@ -57,6 +57,7 @@ class _State:
     outputs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # artifact -> numbers
     stale: set[str] = field(default_factory=set)  # dry-run: stages that would run
+    retried: set[str] = field(default_factory=set)  # stages re-planned after a corrupt input
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,12 @@ class Runner:
                     continue  # every pending stage became decidable this pass
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
-                    ok = self._finish(state, running.pop(future), future)
+                    job = running.pop(future)
+                    retry = self._rebuild_corrupt(state, job, future)
+                    if retry:
+                        pending = [n for n in state.selected if n in set(pending) | set(retry)]
+                        continue
+                    ok = self._finish(state, job, future)
                     if not ok and not self.options.keep_going:
                         stop = True
             for name in pending:
@@ -305,6 +311,30 @@ class Runner:
         if isinstance(alias, str):
             extra["alias_metrics"] = self.alias_metrics(state.pipeline, alias)
         return extra
+
+    def _rebuild_corrupt(self, state: _State, job: _Running, future: Future) -> list[str]:
+        """A stage whose input object was corrupt (and has been dropped): run its
+        producer again, then the stage, once. Returns the stages to re-plan."""
+        try:
+            result: JobResult = future.result()
+        except Exception:
+            return []
+        if result.ok or not result.corrupt_inputs or job.name in state.retried:
+            return []
+        state.retried.add(job.name)
+        stage = state.pipeline.stages[job.name]
+        known = {**state.pipeline.producers}
+        producers = []
+        for arg in result.corrupt_inputs:
+            artifact = resolve_artifact(stage.inputs[arg], stage, known)
+            if artifact in state.pipeline.producers:
+                producers.append(state.pipeline.producers[artifact])
+        if not producers:
+            return []
+        log.warning("stage '%s': a cached input was corrupt; rebuilding %s", job.name, ", ".join(producers))
+        for name in (*producers, job.name):
+            state.outcomes.pop(name, None)
+        return [*producers, job.name]
 
     def _finish(self, state: _State, running: _Running, future: Future) -> bool:
         name, record, job, decisions = running.name, running.record, running.job, running.decisions

@@ -55,10 +55,19 @@ class JobResult:
     error: str = ""
     log_tail: str = ""
     effects: list[dict[str, Any]] = field(default_factory=list)  # e.g. a promotion to record
+    corrupt_inputs: list[str] = field(default_factory=list)  # arguments whose object was corrupt
 
 
 class StageFailure(Exception):
     """The stage itself failed; the message is shown to the user as is."""
+
+
+class CorruptInput(StageFailure):
+    """An input's object failed verification (the store dropped it): rebuild, then retry."""
+
+    def __init__(self, arg: str) -> None:
+        super().__init__(f"input '{arg}' was corrupt in the cache; it was dropped to be rebuilt")
+        self.arg = arg
 
 
 # -- running subprocesses, so Ctrl-C can stop them ------------------------------------
@@ -145,6 +154,9 @@ def run_job(job: Job) -> JobResult:
                     _run_python(job, store, result)
             _check_unchanged(job, stats)
             result.ok = True
+        except CorruptInput as exc:
+            result.error = str(exc)
+            result.corrupt_inputs.append(exc.arg)
         except StageFailure as exc:
             result.error = str(exc)
         except Exception as exc:  # the user's code raised: show its own traceback in the log
@@ -303,7 +315,14 @@ def _as_requested(value: Any, func: Any, arg: str) -> Any:
 
 def _run_python(job: Job, store: Any, result: JobResult) -> None:
     stage = job.stage
-    inputs = {arg: _load_input(store, rec, job.root) for arg, rec in job.inputs.items()}
+    from lockgate.errors import CorruptObject
+
+    inputs = {}
+    for arg, rec in job.inputs.items():
+        try:
+            inputs[arg] = _load_input(store, rec, job.root)
+        except CorruptObject:
+            raise CorruptInput(arg) from None
     if stage.kind == "call":
         func = _import_function(job)
         args = {arg: _as_requested(v, func, arg) for arg, v in inputs.items()}
