@@ -226,7 +226,7 @@ def test_two_runs_never_interleave(project: Path):
     write(project, "pipelines/slow.yaml", """
     version: 1
     stages:
-      nap: {cmd: sleep 2 && echo done > nap.txt, outs: [nap.txt]}
+      nap: {cmd: sleep 6 && echo done > nap.txt, outs: [nap.txt]}
     """)
     first = subprocess.Popen([sys.executable, "-m", "lockgate", "run", "slow"], cwd=project,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -32,6 +32,11 @@ from lockgate.spec.expr import Ref
 
 log = logging.getLogger(__name__)
 
+LOCK_WRITE_INTERVAL = 0.5
+"""Seconds between lock rewrites during a run. A stage finished but not yet in the
+lock is still in the run-cache, so a killed run loses no work; rewriting a
+1000-stage lock after every stage would cost O(n^2)."""
+
 AliasMetrics = Callable[[Pipeline, str], dict[str, Any] | None]
 """(pipeline, alias) -> that registry alias's recorded metrics, or None if it has no version."""
 
@@ -58,6 +63,7 @@ class _State:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # artifact -> numbers
     stale: set[str] = field(default_factory=set)  # dry-run: stages that would run
     retried: set[str] = field(default_factory=set)  # stages re-planned after a corrupt input
+    lock_written: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -369,7 +375,8 @@ class Runner:
         )
         state.outputs[name] = outputs
         self._remember_metrics(state, outputs, metrics)
-        self._write_lock(state)
+        if time.monotonic() - state.lock_written >= LOCK_WRITE_INTERVAL:
+            self._write_lock(state)
 
     def _remember_metrics(self, state: _State, outputs: dict, metrics: dict) -> None:
         for artifact, values in metrics.items():
@@ -383,6 +390,7 @@ class Runner:
             for gone in set(state.lock.stages) - set(state.pipeline.stages):
                 del state.lock.stages[gone]
         state.lock.write(state.lock_path)
+        state.lock_written = time.monotonic()
 
     def _end(self, state: _State, name: str, outcome: Outcome, *, duration: float = 0.0,
              reasons: list[str] | None = None, message: str = "", log_path: str = "",

@@ -127,28 +127,58 @@ def _ks_extremes(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 @njit(nogil=True)
 def _wasserstein_sorted(a: np.ndarray, b: np.ndarray) -> float:
-    """Integral of |ECDF(a) - ECDF(b)| over the pooled sorted values (SciPy's ``_cdf_distance``, p=1)."""
+    """Integral of |ECDF(a) - ECDF(b)| over the pooled sorted values (SciPy's ``_cdf_distance``, p=1).
+
+    One element per step: between tied values the width is 0, so the ECDF
+    counts need not have consumed every tie yet; the step stays branch-light.
+    """
     n1, n2 = a.shape[0], b.shape[0]
     i = 0
     j = 0
-    total = 0.0
-    if j >= n2 or (i < n1 and a[i] <= b[j]):
-        x = a[i]
+    if a[0] <= b[0]:
+        prev = a[0]
+        i = 1
     else:
-        x = b[j]
-    while True:
-        while i < n1 and a[i] <= x:
-            i += 1
-        while j < n2 and b[j] <= x:
-            j += 1
-        if i >= n1 and j >= n2:
-            return total
-        if j >= n2 or (i < n1 and a[i] <= b[j]):
-            nxt = a[i]
-        else:
-            nxt = b[j]
-        total += abs(i / n1 - j / n2) * (nxt - x)
-        x = nxt
+        prev = b[0]
+        j = 1
+    total = 0.0
+    while i < n1 and j < n2:
+        ai = a[i]
+        bj = b[j]
+        take_a = ai <= bj
+        v = ai if take_a else bj
+        total += abs(i / n1 - j / n2) * (v - prev)
+        prev = v
+        i += take_a
+        j += 1 - take_a
+    while i < n1:
+        v = a[i]
+        total += abs(i / n1 - j / n2) * (v - prev)
+        prev = v
+        i += 1
+    while j < n2:
+        v = b[j]
+        total += abs(i / n1 - j / n2) * (v - prev)
+        prev = v
+        j += 1
+    return total
+
+
+@njit(nogil=True)
+def _n_distinct_sorted(values: np.ndarray) -> int:
+    if values.shape[0] == 0:
+        return 0
+    count = 1
+    for k in range(1, values.shape[0]):
+        if values[k] != values[k - 1]:
+            count += 1
+    return count
+
+
+def n_distinct_sorted(values: np.ndarray) -> int:
+    """Distinct values of a sorted NaN-free array (-0.0 equals 0.0, as in pandas' nunique)."""
+    announce_compile(__file__)
+    return int(_n_distinct_sorted(values))
 
 
 @njit(nogil=True)

@@ -65,6 +65,7 @@ import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -189,12 +190,6 @@ def _run_groups(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sorted_values[starts], counts.astype(np.int64)
 
 
-def _n_unique_sorted(sorted_values: np.ndarray) -> int:
-    if len(sorted_values) == 0:
-        return 0
-    return 1 + int(np.count_nonzero(sorted_values[1:] != sorted_values[:-1]))
-
-
 # --------------------------------------------------------------------------- the profile
 
 
@@ -242,7 +237,7 @@ def _profile_column(name: str, column: pa.ChunkedArray) -> ColumnProfile | None:
     values, n_missing = _finite_values(column)
     std = float(np.std(values)) if len(values) else float("nan")
     ordered = _sort(values)
-    n_unique = _n_unique_sorted(ordered)
+    n_unique = _d.n_distinct_sorted(ordered)
     keys = counts = None
     if n_unique <= _STORED_COUNTS_LIMIT:
         keys, counts = _run_groups(ordered)
@@ -367,13 +362,31 @@ class _Current:
     kind: Kind
     n_rows: int
     n_missing: int
-    values: np.ndarray | None  # sorted finite floats (numeric storage)
-    keys: np.ndarray  # distinct values / categories, sorted
-    counts: np.ndarray
+    n_unique: int
+    values: np.ndarray | None = None  # sorted finite floats (numeric storage)
+    cat_keys: np.ndarray | None = None  # categories (categorical storage)
+    cat_counts: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return self.n_rows - self.n_missing
+
+    @cached_property
+    def _groups(self) -> tuple[np.ndarray, np.ndarray]:
+        # Only categorical tests need these: computed on demand, as a pass costs
+        # as much as the sort for a continuous column.
+        if self.values is None:
+            assert self.cat_keys is not None and self.cat_counts is not None
+            return self.cat_keys, self.cat_counts
+        return _run_groups(self.values)
+
+    @property
+    def keys(self) -> np.ndarray:
+        return self._groups[0]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self._groups[1]
 
 
 def _column_kind(column: pa.ChunkedArray, n_unique: int) -> Kind | None:
@@ -399,14 +412,14 @@ def _current_column(name: str, column: pa.ChunkedArray, storage: str) -> _Curren
         )
     if storage == "cat":
         keys, counts, n_missing = _category_counts(column)
-        return _Current("cat", len(column), n_missing, None, keys, counts)
+        return _Current("cat", len(column), n_missing, len(keys), cat_keys=keys, cat_counts=counts)
     values, n_missing = _finite_values(column)
     ordered = _sort(values)
-    keys, counts = _run_groups(ordered)
+    n_unique = _d.n_distinct_sorted(ordered)
     # pandas' nunique on the int column itself (no nulls there, so nothing was dropped)
-    kind = _column_kind(column, len(keys))
+    kind = _column_kind(column, n_unique)
     assert kind is not None
-    return _Current(kind, len(column), n_missing, ordered, keys, counts)
+    return _Current(kind, len(column), n_missing, n_unique, values=ordered)
 
 
 # --------------------------------------------------------------------------- tests per column
@@ -423,8 +436,8 @@ class _Outcome:
 
 def _n_values(ref: ColumnProfile, cur: _Current) -> int:
     """Unique values of reference and current together (Evidently: ``pd.concat(...).nunique()``)."""
-    if ref.n_unique > FEW_VALUES and ref.storage == "num":
-        return ref.n_unique  # already more than any threshold cares about
+    if max(ref.n_unique, cur.n_unique) > FEW_VALUES:
+        return max(ref.n_unique, cur.n_unique)  # already more than the rule distinguishes
     ref_keys, _ = ref.value_counts()
     return len(set(ref_keys.tolist()) | set(cur.keys.tolist()))
 
@@ -493,6 +506,20 @@ def _drifted(method: str, score: float, threshold: float) -> bool:
     return bool(score >= threshold)  # distances: value >= threshold
 
 
+def _check_method(name: str, method: str, kind: Kind) -> None:
+    """An explicit method must suit the column kind, as Evidently's registry demands.
+
+    Only explicit choices are checked: Evidently's default rule itself runs
+    chisquare/z on numeric columns with few values.
+    """
+    if method not in _ALLOWED_KINDS:
+        raise ValueError(f"unknown drift method {method!r} for column {name!r}; use one of {sorted(_ALLOWED_KINDS)}")
+    if kind not in _ALLOWED_KINDS[method]:
+        kinds = " or ".join("numeric" if k == "num" else "categorical" for k in _ALLOWED_KINDS[method])
+        actual = "numeric" if kind == "num" else "categorical"
+        raise ValueError(f"method {method!r} applies to {kinds} columns, but column {name!r} is {actual}")
+
+
 def _compare(
     name: str, ref: ColumnProfile, column: pa.ChunkedArray, choice: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -503,13 +530,11 @@ def _compare(
             f"column {name!r} is empty in the {side} data after dropping missing "
             f"(null/NaN/inf) values; drop the column or fill it"
         )
-    method = choice.get("method") or default_method(ref, cur)
-    if method not in _ALLOWED_KINDS:
-        raise ValueError(f"unknown drift method {method!r} for column {name!r}; use one of {sorted(_ALLOWED_KINDS)}")
-    if cur.kind not in _ALLOWED_KINDS[method]:
-        kinds = " or ".join("numeric" if k == "num" else "categorical" for k in _ALLOWED_KINDS[method])
-        raise ValueError(f"method {method!r} applies to {kinds} columns, but column {name!r} is "
-                         f"{'numeric' if cur.kind == 'num' else 'categorical'}")
+    method = choice.get("method")
+    if method is None:
+        method = default_method(ref, cur)
+    else:
+        _check_method(name, method, cur.kind)
     threshold = choice.get("threshold")
     threshold = DEFAULT_THRESHOLDS[method] if threshold is None else float(threshold)
     statistic, p_value = _statistic(method, ref, cur)
