@@ -10,9 +10,14 @@ the parts, and the CLI can print them as one line without a traceback::
     │                        artifact or remote (exit 2)
     ├── StoreError           the content-addressed store
     │   ├── ObjectMissing    an object is not in the store
-    │   └── CorruptObject    an object's bytes no longer match its hash
+    │   ├── CorruptObject    an object's bytes no longer match its hash
+    │   └── UntrustedModel   a stored model holds types nobody trusted
     ├── StepError            a stage's own code or command failed (exit 1)
-    └── RepoLocked           another `lockgate run` holds the repository lock
+    ├── RepoLocked           another `lockgate run` holds the repository lock
+    ├── RegistryError        a registry file is broken, or a model, version or
+    │                        alias does not exist (exit 2)
+    └── AuditError           the audit log cannot be appended to (its tail is
+                             damaged); ``lockgate audit verify`` says where
 
 This module imports nothing from lockgate and nothing heavy.
 """
@@ -87,6 +92,21 @@ class CorruptObject(StoreError):
         )
 
 
+class UntrustedModel(StoreError):
+    """A model payload names types that are neither trusted by skops, vetted
+    by lockgate, nor listed by the caller; it was not loaded."""
+
+    def __init__(self, what: str, types: list[str], model_class: str = "") -> None:
+        self.what = what
+        self.types = list(types)
+        self.model_class = model_class
+        cls = f" ({model_class})" if model_class else ""
+        super().__init__(
+            f"{what}{cls} was not loaded: it holds untrusted types {', '.join(self.types)}; "
+            "if you trust them, list them in trusted=[...] when loading"
+        )
+
+
 class StepError(LockgateError):
     """A stage failed while running the user's code, command or a builtin step."""
 
@@ -109,3 +129,20 @@ class RepoLocked(LockgateError):
             f"the repository is locked{by} ({lock_path}); wait for that run to end, "
             "or run without --no-wait to queue behind it"
         )
+
+
+class RegistryError(LockgateError):
+    """A registry file (``registry/NAME.yaml``) is broken, or a command named a
+    model, version or alias that does not exist; the message names the file or
+    offers the closest match."""
+
+    exit_code = 2
+
+
+class AuditError(LockgateError):
+    """The audit log could not be read or appended to (a damaged or truncated
+    record); nothing was written."""
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}; run `lockgate audit verify` for details")

@@ -59,7 +59,7 @@ def module_file(module: str, root: Path) -> Path | None:
 
 def explain(record: Record, locked: StageLock | None) -> list[str]:
     """Why ``record`` is not what the lock holds, in the user's words (empty: it is)."""
-    if locked is None:
+    if locked is None or not locked.fingerprint:  # no entry, or only a blocked gate's record
         return ["new"]
     reasons: list[str] = []
     if record.definition != locked.definition:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lockgate.spec.expr import Binary, BoolOp, Compare, Const, Expr, Node, Ref, Unary
+from lockgate.spec.expr import Binary, BoolOp, Compare, Const, Expr, Node, Ref, Unary, unparse
 
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -47,16 +47,21 @@ class Decision:
     note: str = ""
     where: str = ""
 
+    needs: str = ""  # for a failed `ref OP expr`: "OP expr", shown as "ref = v, needs OP expr"
+
     def render(self) -> str:
+        """``scores.roc_auc = 0.812, needs >= 0.85 (pipelines/churn.yaml:41)``"""
         used = ", ".join(f"{k} = {_fmt(v)}" for k, v in self.values.items())
-        verdict = "holds" if self.holds else "fails"
-        text = f"{self.expr}: {verdict}"
-        if used:
-            text += f" ({used})"
+        if self.holds:
+            text = f"{self.expr}: holds" + (f" ({used})" if used else "")
+        elif self.needs and used:
+            text = f"{used}, needs {self.needs}"
+        else:
+            text = f"{self.expr}: fails" + (f" ({used})" if used else "")
         if self.note:
             text += f"; {self.note}"
         if self.where:
-            text += f" [{self.where}]"
+            text += f" ({self.where})"
         return text
 
     def to_record(self) -> dict[str, Any]:
@@ -83,7 +88,14 @@ def decide(expr: Expr, lookup: Lookup, where: str = "") -> Decision:
         return Decision(expr.source, False, values, "division by zero", where)
     except TypeError as exc:
         return Decision(expr.source, False, values, f"cannot compare: {exc}", where)
-    return Decision(expr.source, holds, values, "; ".join(dict.fromkeys(notes)), where)
+    return Decision(expr.source, holds, values, "; ".join(dict.fromkeys(notes)), where, _needs(expr.tree))
+
+
+def _needs(tree: Node) -> str:
+    """``>= 0.85`` for ``scores.roc_auc >= 0.85``: what the left-hand reference had to be."""
+    if isinstance(tree, Compare) and len(tree.ops) == 1 and isinstance(tree.left, Ref):
+        return f"{tree.ops[0]} {unparse(tree.comparators[0])}"
+    return ""
 
 
 class _Unknown:

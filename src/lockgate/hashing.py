@@ -223,12 +223,16 @@ def hash_table(table: Any) -> str:
     hasher.update(_frame(TABLE_ENCODING))
     hasher.update(_u64(table.num_rows) + _u64(table.num_columns))
     for field, column in zip(table.schema, table.columns, strict=True):
-        node = _node_for(field.type, field.name)
-        for chunk in column.chunks:
-            node.feed(chunk)
         hasher.update(_frame(field.name.encode("utf-8")))
-        hasher.update(node.digest())
+        hasher.update(_column_digest(field, column))
     return hasher.hexdigest()
+
+
+def _column_digest(field: pa.Field, column: pa.ChunkedArray) -> bytes:
+    node = _node_for(field.type, field.name)
+    for chunk in column.chunks:
+        node.feed(chunk)
+    return node.digest()
 
 
 def _type_token(t: pa.DataType) -> str:
@@ -258,9 +262,7 @@ def _type_token(t: pa.DataType) -> str:
         kind = "list" if pt.is_list(t) else "large_list"
         return f"{kind}<{_type_token(t.value_type)}>"
     if pt.is_struct(t):
-        fields = ",".join(
-            f"{len(f.name.encode())}:{f.name}:{_type_token(f.type)}" for f in t
-        )
+        fields = ",".join(f"{len(f.name.encode())}:{f.name}:{_type_token(f.type)}" for f in t)
         return f"struct<{fields}>"
     try:
         return _simple_kinds()[t.id]
@@ -286,8 +288,6 @@ def _simple_kinds() -> dict[int, str]:
     return {t.id: name for name, t in types.items()}
 
 
-
-
 def _unpack_bits(buf: pa.Buffer, offset: int, n: int) -> np.ndarray:
     """Bits ``offset .. offset+n`` of an Arrow bitmap as a uint8 0/1 array."""
     import numpy as np
@@ -296,11 +296,11 @@ def _unpack_bits(buf: pa.Buffer, offset: int, n: int) -> np.ndarray:
     return np.unpackbits(raw, bitorder="little")[offset % 8 : offset % 8 + n]
 
 
-def _u8(arr: np.ndarray) -> np.ndarray:
+def _u8(arr: np.ndarray) -> memoryview:
     """A contiguous uint8 view, the only buffer format blake3 accepts."""
     import numpy as np
 
-    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data
 
 
 def _valid_mask(arr: pa.Array) -> np.ndarray:
@@ -309,7 +309,7 @@ def _valid_mask(arr: pa.Array) -> np.ndarray:
     bitmap = arr.buffers()[0]
     if bitmap is None:  # a null-typed array has no bitmap: every slot is null
         return np.zeros(len(arr), dtype=bool)
-    return _unpack_bits(bitmap, arr.offset, len(arr)).astype(bool)
+    return _unpack_bits(bitmap, arr.offset, len(arr)).view(bool)
 
 
 def _normalize(arr: pa.Array) -> pa.Array:
@@ -396,11 +396,8 @@ class _Fixed(_Node):
 
         super().__init__(token)
         self.width = t.byte_width if pt.is_fixed_size_binary(t) else t.bit_width // 8
-        self.float_dtype = (
-            {2: np.float16, 4: np.float32, 8: np.float64}[self.width]
-            if pt.is_floating(t)
-            else None
-        )
+        floats: dict[int, Any] = {2: np.float16, 4: np.float32, 8: np.float64}
+        self.float_dtype: Any = floats[self.width] if pt.is_floating(t) else None
         self.values = blake3(max_threads=blake3.AUTO)
 
     def _feed(self, arr: pa.Array, valid: np.ndarray | None) -> None:
@@ -408,18 +405,19 @@ class _Fixed(_Node):
 
         n, w = len(arr), self.width
         raw = np.frombuffer(arr.buffers()[1], dtype=np.uint8)[arr.offset * w : (arr.offset + n) * w]
-        rows = raw.reshape(n, w)
         if self.float_dtype is not None:
-            floats = raw.view(self.float_dtype)
-            nan = np.isnan(floats)
+            values = raw.view(self.float_dtype)
+            nan = np.isnan(values)
             if nan.any():
-                floats = floats.copy()
-                floats[nan] = np.nan  # the one canonical quiet NaN
-                rows = floats.view(np.uint8).reshape(n, w)
+                values = np.where(nan, self.float_dtype(np.nan), values)  # the one quiet NaN
+        elif w in (1, 2, 4, 8):
+            values = raw.view(f"<u{w}")
+        else:  # decimals, fixed-size binary: one row of w bytes per value
+            values = raw.reshape(n, w)
         if valid is not None:
-            rows = rows.copy()
-            rows[~valid] = 0
-        self.values.update(_u8(rows))
+            mask = valid if values.ndim == 1 else valid[:, None]
+            values = np.where(mask, values, values.dtype.type(0))
+        self.values.update(_u8(values))
 
     def _parts(self) -> list[bytes]:
         return [self.values.digest()]
@@ -473,7 +471,7 @@ class _VarWidth(_Node):
         self.lengths.update(_u8(lengths.astype("<i8")))
         data = arr.buffers()[2]
         if data is not None and offsets[-1] > offsets[0]:
-            self.data.update(np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]])
+            self.data.update(_u8(np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]))
 
     def _parts(self) -> list[bytes]:
         return [self.lengths.digest(), self.data.digest()]

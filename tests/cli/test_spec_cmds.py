@@ -86,13 +86,14 @@ def test_dag_formats_on_the_example(fmt: str):
         graph = json.loads(done.stdout)
         assert ["split", "features"] in graph["edges"]
         assert ["evaluate", "deploy"] in graph["edges"]
+        assert ["deploy", "promote_challenger"] in graph["edges"]  # alias order
         assert graph["nodes"][0] == "generate"
     elif fmt == "mermaid":
         assert done.stdout.startswith("flowchart TD")
     elif fmt == "dot":
         assert '"split" -> "features";' in done.stdout
     else:
-        assert "deploy" in done.stdout and "<- train, evaluate, drift" in done.stdout
+        assert "deploy" in done.stdout and "<- validate, train, evaluate, monitor" in done.stdout
 
 
 def test_schema_is_json_schema(tmp_path: Path):

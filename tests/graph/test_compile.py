@@ -38,17 +38,17 @@ stages:
     deps: [src/prep.py, data/raw.csv]
     outs: [data/customers.parquet]
   split:
-    uses: split
+    call: src.m:split
     in: {table: customers}
     with: {seed: "${seed}"}
     out: [train, test]
   train:
-    uses: train
+    call: src.m:train
     in: {table: train}
     with: {params: "${model}"}
     out: [model]
   evaluate:
-    uses: evaluate
+    call: src.m:evaluate
     in: {model: model, table: test}
     out: [scores]
   report:
@@ -91,12 +91,12 @@ def test_matrix_expands_with_suffixes_and_same_suffix_inputs():
     version: 1
     stages:
       train:
-        uses: train
+        call: src.m:train
         matrix: {model: [rf, gbm], seed: [1, 2]}
         with: {estimator: "${item.model}", seed: "${item.seed}"}
         out: [model]
       evaluate:
-        uses: evaluate
+        call: src.m:evaluate
         matrix: {model: [rf, gbm], seed: [1, 2]}
         in: {model: model}
         out: [scores]
@@ -118,10 +118,10 @@ def test_matrix_expands_with_suffixes_and_same_suffix_inputs():
             version: 1
             stages:
               featurize:
-                uses: split
+                call: src.m:split
                 out: [features]
               train:
-                uses: train
+                call: src.m:train
                 in: {table: featurs}
             """,
             r"^pipelines/p\.yaml:8:17: stage 'train' reads 'featurs', which nothing produces; "
@@ -132,10 +132,10 @@ def test_matrix_expands_with_suffixes_and_same_suffix_inputs():
             """
             version: 1
             stages:
-              a: {uses: split, out: [x]}
-              b: {uses: split, out: [x]}
+              a: {call: src.m:split, out: [x]}
+              b: {call: src.m:split, out: [x]}
             """,
-            r"^pipelines/p\.yaml:4:26: artifact 'x' is produced twice: by stage 'a' \(line 3\) "
+            r"^pipelines/p\.yaml:4:32: artifact 'x' is produced twice: by stage 'a' \(line 3\) "
             r"and stage 'b'; rename one of them$",
             id="produced-twice",
         ),
@@ -143,9 +143,9 @@ def test_matrix_expands_with_suffixes_and_same_suffix_inputs():
             """
             version: 1
             stages:
-              a: {uses: split, in: {t: z}, out: [x]}
-              b: {uses: split, in: {t: x}, out: [y]}
-              c: {uses: split, in: {t: y}, out: [z]}
+              a: {call: src.m:split, in: {t: z}, out: [x]}
+              b: {call: src.m:split, in: {t: x}, out: [y]}
+              c: {call: src.m:split, in: {t: y}, out: [z]}
             """,
             r"^pipelines/p\.yaml:3:3: cycle between stages: a -> b -> c -> a "
             r"\('a' -> 'b' via 'x', 'b' -> 'c' via 'y', 'c' -> 'a' via 'z'\)",
@@ -155,7 +155,7 @@ def test_matrix_expands_with_suffixes_and_same_suffix_inputs():
             """
             version: 1
             stages:
-              a: {uses: split, in: {t: x}, out: [x]}
+              a: {call: src.m:split, in: {t: x}, out: [x]}
             """,
             r"^pipelines/p\.yaml:3:3: stage 'a' reads its own output 'x'",
             id="self-cycle",
@@ -164,7 +164,7 @@ def test_matrix_expands_with_suffixes_and_same_suffix_inputs():
             """
             version: 1
             stages:
-              a: {uses: evaluate, out: [scores]}
+              a: {call: src.m:evaluate, out: [scores]}
               b:
                 cmd: echo
                 gates: [scores.f1 > 0.5, scroes.f1 > 0.5]
@@ -229,7 +229,7 @@ def test_registry_alias_names_are_accepted_when_known():
     text = """
     version: 1
     stages:
-      a: {uses: evaluate, out: [scores]}
+      a: {call: src.m:evaluate, out: [scores]}
       b:
         cmd: echo
         gates: [scores.f1 >= staging.f1]
@@ -241,3 +241,45 @@ def test_registry_alias_names_are_accepted_when_known():
 
 def test_graph_is_networkx():
     assert isinstance(build(CHURN).graph, nx.DiGraph)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("uses: split\n    in: {table: t}\n    with: {test_sise: 0.2}\n    out: [a, b]",
+         r"step 'split' has no option 'test_sise' \(did you mean 'test_size'\?\)"),
+        ("uses: train\n    in: {table: t}\n    out: [m]",
+         r"step 'train' needs 'with: \{target: \.\.\.\}'"),
+        ("uses: split\n    in: {tabel: t}\n    out: [a, b]",
+         r"step 'split' has no input 'tabel'; did you mean 'table'\?"),
+        ("uses: split\n    in: {table: t}\n    out: [a]",
+         r"step 'split' produces 2 artifacts; out: lists 1"),
+        ("uses: split\n    in: {table: t}\n    with: {test_size: 2}\n    out: [a, b]",
+         r"step 'split': with: 'test_size' input should be less than 1"),
+    ],
+)
+def test_builtin_step_options_are_checked_at_load(body: str, expected: str):
+    text = f"version: 1\ninputs: {{t: t.csv}}\nstages:\n  s:\n    {body}\n"
+    with pytest.raises(SpecError) as info:
+        compile_pipeline(load_text(text, file="pipelines/p.yaml"))
+    assert any(re.search(expected, str(i)) for i in info.value.issues), info.value.issues
+
+
+def test_later_stage_reading_an_alias_runs_after_earlier_promotes():
+    p = build("""
+    version: 1
+    stages:
+      m: {call: src.m:f, out: [model, scores]}
+      deploy:
+        uses: promote
+        in: {model: model}
+        with: {model_name: x, alias: production}
+        gates: [scores.f1 >= production.f1]
+      deploy2:
+        uses: promote
+        in: {model: model}
+        with: {model_name: x, alias: production}
+        gates: [scores.f1 > production.f1]
+    """)
+    assert ("deploy", "deploy2") in p.graph.edges
+    assert ("deploy2", "deploy") not in p.graph.edges

@@ -16,13 +16,13 @@ params: {seed: 7, model: {depth: 3}}
 inputs: {customers: data/c.parquet}
 stages:
   prep: {cmd: "python p.py ${seed}", deps: [p.py], outs: [data/c.parquet]}
-  split: {uses: split, in: {table: customers}, with: {seed: "${seed}"}, out: [train, test]}
-  train: {uses: train, in: {table: train}, with: {params: "${model}"}, out: [model]}
-  evaluate: {uses: evaluate, in: {model: model, table: test}, out: [scores]}
+  split: {call: src.m:split, in: {table: customers}, with: {seed: "${seed}"}, out: [train, test]}
+  train: {call: src.m:train, in: {table: train}, with: {params: "${model}"}, out: [model]}
+  evaluate: {call: src.m:evaluate, in: {model: model, table: test}, out: [scores]}
   deploy:
     uses: promote
     in: {model: model}
-    with: {alias: production}
+    with: {model_name: churn, alias: production}
     gates: ["scores.f1 >= production.f1 - 0.02"]
     when: scores.roc_auc > 0.5
 """
@@ -72,7 +72,7 @@ def test_mutated_valid_spec(data):
         i = data.draw(st.integers(0, len(text)))
         op = data.draw(st.sampled_from(["delete", "insert", "replace"]))
         piece = data.draw(st.sampled_from([":", " ", "\n", "-", "[", "{", "}", "]", "'", '"', "\t",
-                                           "${", "x", "  ", "__", "()", "uses: train", "@"]))
+                                           "${", "x", "  ", "__", "()", "call: src.m:train", "@"]))
         if op == "delete":
             text = text[:i] + text[i + 1:]
         elif op == "insert":

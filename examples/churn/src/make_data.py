@@ -1,6 +1,6 @@
 """Generate a synthetic churn dataset and a drifted live batch, deterministically.
 
-usage: python src/make_data.py --seed 7 --rows 6000
+usage: python src/make_data.py --seed 7 --rows 6000 --live-shift 0.3
 writes data/customers.parquet and data/live/batch-1.parquet
 """
 
@@ -33,6 +33,9 @@ def customers(rng: np.random.Generator, rows: int, *, shift: float = 0.0) -> pa.
         + 0.35 * calls
         + 0.4 * senior
         + 0.3 * (payment == "electronic-check")
+        # concept drift in the live batch: a competitor's offer in the south
+        + 8.0 * shift * (region == "south")
+        - 3.0 * shift * (region == "north")
     )
     churned = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
     return pa.table({
@@ -53,11 +56,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rows", type=int, default=6000)
+    parser.add_argument("--live-shift", type=float, default=0.3)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     Path("data/live").mkdir(parents=True, exist_ok=True)
     pq.write_table(customers(rng, args.rows), "data/customers.parquet")
-    pq.write_table(customers(rng, args.rows // 3, shift=0.3), "data/live/batch-1.parquet")
+    pq.write_table(customers(rng, args.rows // 2, shift=args.live_shift), "data/live/batch-1.parquet")
 
 
 if __name__ == "__main__":

@@ -85,9 +85,9 @@ def main(ctx: click.Context, directory: Path, verbose: int) -> None:
 
 
 def _register() -> None:
-    from lockgate.cli import cache_cmds, run_cmds, spec_cmds
+    from lockgate.cli import cache_cmds, registry_cmds, run_cmds, spec_cmds
 
-    for module in (spec_cmds, run_cmds, cache_cmds):
+    for module in (spec_cmds, run_cmds, cache_cmds, registry_cmds):
         for command in module.COMMANDS:
             main.add_command(command)
 

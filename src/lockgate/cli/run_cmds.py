@@ -57,6 +57,7 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
     """
     from lockgate.cli.render import RunDisplay
     from lockgate.executor.base import Outcome
+    from lockgate.executor.effects import Effects
     from lockgate.executor.local import LocalExecutor
     from lockgate.executor.repolock import repo_lock
     from lockgate.executor.runner import Runner, RunOptions, exit_code
@@ -72,7 +73,8 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
     try:
         with repo_lock(project.state_dir, wait=not no_wait, on_wait=display.waiting):
             _ensure_state_dir(project.state_dir)
-            runner = Runner(project.root, executor, options=options, on_event=display.event)
+            runner = Runner(project.root, executor, options=options, on_event=display.event,
+                            effects=Effects(project.root))
             try:
                 with display:
                     for pipeline in loaded:
@@ -113,13 +115,14 @@ def _ensure_state_dir(state: Path) -> None:
 def status(obj: Obj, pipelines, overrides, check, as_json) -> None:
     """Show which stages are stale, and why. Never waits for a running `lockgate run`."""
     from lockgate.executor.base import Outcome
+    from lockgate.executor.effects import Effects
     from lockgate.executor.local import LocalExecutor
     from lockgate.executor.runner import Runner, RunOptions
 
     project = obj.project
     loaded = project.load_all(pipelines, overrides)
     executor = LocalExecutor(1)
-    runner = Runner(project.root, executor, options=RunOptions(dry_run=True))
+    runner = Runner(project.root, executor, options=RunOptions(dry_run=True), effects=Effects(project.root))
     report = []
     try:
         for pipeline in loaded:

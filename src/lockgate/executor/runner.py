@@ -37,8 +37,8 @@ LOCK_WRITE_INTERVAL = 0.5
 lock is still in the run-cache, so a killed run loses no work; rewriting a
 1000-stage lock after every stage would cost O(n^2)."""
 
-AliasMetrics = Callable[[Pipeline, str], dict[str, Any] | None]
-"""(pipeline, alias) -> that registry alias's recorded metrics, or None if it has no version."""
+AliasMetrics = Callable[[Pipeline, str, str], dict[str, Any] | None]
+"""(pipeline, alias, stage) -> that registry alias's recorded metrics, or None if it has no version."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Runner:
         options: RunOptions = RunOptions(),
         on_event: OnEvent | None = None,
         alias_metrics: AliasMetrics | None = None,
-        effect_handler: Callable[[Pipeline, str, dict[str, Any]], None] | None = None,
+        effects: Any = None,
     ) -> None:
         from lockgate.store.local import LocalStore
         from lockgate.store.statcache import StatCache
@@ -92,8 +92,10 @@ class Runner:
         self.executor = executor
         self.options = options
         self.on_event = on_event or (lambda event: None)
-        self.alias_metrics = alias_metrics or (lambda pipeline, alias: None)
-        self.effect_handler = effect_handler
+        self.effects = effects  # executor.effects.Effects: registry and audit log, or None
+        self.alias_metrics = alias_metrics or (
+            effects.alias_metrics if effects is not None else (lambda pipeline, alias, stage=None: None)
+        )
         state = root / ".lockgate"
         self.cache_dir = state / "cache"
         self.store = LocalStore(self.cache_dir)
@@ -182,17 +184,6 @@ class Runner:
         if blocked_by:
             self._end(state, name, Outcome.SKIPPED, message=blocked_by)
             return None
-        if stage.when is not None:
-            decision = decide(stage.when, self._lookup(state, stage), where=f"{stage.file}:{stage.line}")
-            if not decision.holds:
-                self._end(state, name, Outcome.SKIPPED, message=f"when: {decision.render()}",
-                          decisions=[decision.to_record()])
-                return None
-        decisions = [decide(g, self._lookup(state, stage), where=f"{stage.file}:{stage.line}")
-                     for g in stage.gates]
-        if not all(d.holds for d in decisions):
-            self._block(state, name, decisions)
-            return None
         try:
             record, job_inputs, input_paths = self.workspace.record(state.pipeline, stage, state.outputs)
         except MissingInput as exc:
@@ -215,7 +206,14 @@ class Runner:
             self._end(state, name, Outcome.STALE,
                       reasons=[*own, *(f"upstream stale ({p})" for p in stale_parents)])
             return None
-        if not self.options.force and self._reuse(state, name, record, locked, decisions):
+        # Up to date: the recorded decision stands; gates are not asked again, so running
+        # twice with nothing changed does nothing (even if the registry moved meanwhile).
+        if not self.options.force and self._up_to_date(state, name, record, locked):
+            return None
+        decisions = self._conditions(state, name)
+        if decisions is None:
+            return None
+        if not self.options.force and self._restore(state, name, record, locked, decisions):
             return None
         if self.options.dry_run:
             state.stale.add(name)
@@ -224,8 +222,28 @@ class Runner:
             return None
         return self._submit(state, name, record, job_inputs, input_paths, decisions)
 
+    def _conditions(self, state: _State, name: str) -> list[Decision] | None:
+        """``when`` then ``gates``: None when the stage is skipped or blocked, else the
+        gate decisions (all holding) to record."""
+        stage = state.pipeline.stages[name]
+        where = f"{stage.file}:{stage.line}"
+        if stage.when is not None:
+            decision = decide(stage.when, self._lookup(state, stage), where=where)
+            if not decision.holds:
+                self._end(state, name, Outcome.SKIPPED, message=f"when: {decision.render()}",
+                          decisions=[decision.to_record()])
+                return None
+        decisions = [decide(g, self._lookup(state, stage), where=where) for g in stage.gates]
+        if not all(d.holds for d in decisions):
+            self._block(state, name, decisions)
+            return None
+        return decisions
+
     def _bad_parent(self, state: _State, name: str) -> str:
-        for parent in state.pipeline.graph.predecessors(name):
+        graph = state.pipeline.graph
+        for parent in graph.predecessors(name):
+            if graph.edges[parent, name].get("why") == "alias":
+                continue  # only orders reading an alias after promoting it: no data flows
             outcome = state.outcomes.get(parent)
             if outcome is None:
                 continue
@@ -233,22 +251,31 @@ class Runner:
                 return f"upstream stage '{parent}' {outcome.outcome.value}"
         return ""
 
-    def _reuse(self, state: _State, name: str, record: Record, locked: StageLock | None,
-               decisions: list[Decision]) -> bool:
-        """Cached (lock matches, outputs in place) or restored (lock/run-cache known)."""
+    def _up_to_date(self, state: _State, name: str, record: Record, locked: StageLock | None) -> bool:
+        """The lock matches: CACHED, or RESTORED when a workspace output had to be copied back."""
+        if not is_current(record, locked):
+            return False
+        assert locked is not None
         stage = state.pipeline.stages[name]
-        if is_current(record, locked):
-            assert locked is not None
-            status, what = self.workspace.outputs_state(stage, locked.outputs)
-            if status == "ok":
-                self._end(state, name, Outcome.CACHED, decisions=[d.to_record() for d in decisions])
-                return True
-            if status == "restore":
-                if not self.options.dry_run:
-                    self.workspace.restore(locked.outputs, what)
-                self._end(state, name, Outcome.RESTORED if not self.options.dry_run else Outcome.STALE,
-                          reasons=[f"missing output {p}" for p in what])
-                return True
+        status, what = self.workspace.outputs_state(stage, locked.outputs)
+        if status == "ok":
+            self._end(state, name, Outcome.CACHED)
+            return True
+        if status == "restore":
+            if self.options.dry_run:
+                state.stale.add(name)
+                self._end(state, name, Outcome.STALE, reasons=[f"missing output {p}" for p in what])
+            else:
+                self.workspace.restore(locked.outputs, what)
+                self._end(state, name, Outcome.RESTORED, reasons=[f"missing output {p}" for p in what])
+            return True
+        return False
+
+    def _restore(self, state: _State, name: str, record: Record, locked: StageLock | None,
+                 decisions: list[Decision]) -> bool:
+        """A fingerprint the run-cache knows: restore its outputs instead of running.
+        (A restored promote stage does not promote again: that happened when it ran.)"""
+        stage = state.pipeline.stages[name]
         hit = self.runcache.get(record.fingerprint)
         if hit is None:
             return False
@@ -268,8 +295,13 @@ class Runner:
     def _block(self, state: _State, name: str, decisions: list[Decision]) -> None:
         failed = [d for d in decisions if not d.holds]
         entry = state.lock.stages.get(name)
-        if entry is not None and not self.options.dry_run:
+        if not self.options.dry_run:
+            if entry is None:  # never ran: keep the decision in the lock all the same
+                stage = state.pipeline.stages[name]
+                entry = state.lock.stages[name] = StageLock(fingerprint="", kind=stage.kind, definition="")
             entry.gates = [d.to_record() for d in decisions]
+            if self.effects is not None:
+                self.effects.gates(state.pipeline, name, [d.to_record() for d in decisions], False)
         self._end(state, name, Outcome.BLOCKED,
                   message="; ".join(d.render() for d in failed),
                   decisions=[d.to_record() for d in decisions])
@@ -280,7 +312,7 @@ class Runner:
         def lookup(ref: Ref) -> Any:
             artifact = resolve_artifact(ref.name, stage, known)
             if artifact is None:
-                metrics = self.alias_metrics(state.pipeline, ref.name)
+                metrics = self.alias_metrics(state.pipeline, ref.name, stage.name)
                 if metrics is None:
                     raise NoChampion(f"no model has the alias '{ref.name}' yet, so there is no champion to beat")
                 if ref.key not in metrics:
@@ -315,7 +347,7 @@ class Runner:
         extra: dict[str, Any] = {"pipeline": state.pipeline.name}
         alias = stage.with_.get("alias") if stage.kind == "uses" else None
         if isinstance(alias, str):
-            extra["alias_metrics"] = self.alias_metrics(state.pipeline, alias)
+            extra["alias_metrics"] = self.alias_metrics(state.pipeline, alias, stage.name)
         return extra
 
     def _rebuild_corrupt(self, state: _State, job: _Running, future: Future) -> list[str]:
@@ -355,14 +387,21 @@ class Runner:
                       log_path=log_rel)
             return False
         self.runcache.put(record.fingerprint, result.outputs, result.metrics, result.duration)
-        for effect in result.effects:
-            if self.effect_handler is not None:
-                self.effect_handler(state.pipeline, name, effect)
+        applied = []
+        if self.effects is not None and not self.options.dry_run:
+            if decisions:
+                self.effects.gates(state.pipeline, name, [d.to_record() for d in decisions], True)
+            for effect in result.effects:
+                applied.append(self.effects.apply(state.pipeline, name, effect))
         locked = state.lock.stages.get(name)
         self._record(state, name, record, result.outputs, result.metrics, result.duration, decisions)
+        message = "; ".join(
+            f"promoted version {a['version']}" + (f" (was {a['previous']})" if a.get("previous") else "")
+            for a in applied
+        )
         self._end(state, name, Outcome.RAN, duration=result.duration,
                   reasons=["forced"] if self.options.force else explain(record, locked),
-                  log_path=log_rel, decisions=[d.to_record() for d in decisions])
+                  log_path=log_rel, decisions=[d.to_record() for d in decisions], message=message)
         return True
 
     def _record(self, state, name, record, outputs, metrics, duration, decisions) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lockgate.graph.stage import Stage
+from lockgate.steps.base import StepFailure
 
 LOG_TAIL_LINES = 15
 
@@ -159,16 +160,25 @@ def run_job(job: Job) -> JobResult:
             result.corrupt_inputs.append(exc.arg)
         except StageFailure as exc:
             result.error = str(exc)
+        except StepFailure as exc:  # a builtin step's clear message: no traceback needed
+            result.error = str(exc)
+            log.write(f"{exc}\n")
         except Exception as exc:  # the user's code raised: show its own traceback in the log
             log.write(_user_traceback(exc))
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
             log.flush()
             stats.close()
+    return _finish(result, start, log_path)
+
+
+def _finish(result: JobResult, start: float, log_path: Path) -> JobResult:
     result.duration = time.perf_counter() - start
     if not result.ok:
         result.outputs.clear()
-        result.log_tail = _tail(log_path)
+        result.effects.clear()
+        tail = _tail(log_path)
+        result.log_tail = "" if tail.strip() == result.error.strip() else tail
     return result
 
 
@@ -334,7 +344,7 @@ def _run_python(job: Job, store: Any, result: JobResult) -> None:
 
         step = load_step(str(stage.run))
         ctx = StepContext(stage=stage, root=Path(job.root), input_digests=job.input_digests,
-                          extra=job.extra, effects=result.effects)
+                          input_records=job.inputs, extra=job.extra, effects=result.effects)
         value = step.run(inputs, _step_options(step, stage), ctx)
     _save_outputs(job, store, value, result)
 
@@ -369,13 +379,18 @@ def _split_returns(stage: Stage, value: Any) -> dict[str, Any]:
 
 
 def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
-    from lockgate.store.artifacts import StoreError, save_any
+    from lockgate.steps.base import ModelArtifact
+    from lockgate.store.artifacts import StoreError, save_any, save_model
 
     for name, item in _split_returns(job.stage, value).items():
         if item is None:
             raise StageFailure(f"output '{name}' is None; return a table, a dict of metrics or a model")
         try:
-            ref = save_any(store, item)
+            if isinstance(item, ModelArtifact):
+                ref = save_model(store, item.model, feature_names=item.feature_names,
+                                 training_data_hash=item.training_data_hash)
+            else:
+                ref = save_any(store, item)
         except StoreError as exc:
             raise StageFailure(f"cannot store output '{name}': {exc}") from None
         result.outputs[name] = ref.to_record()

@@ -55,6 +55,10 @@ def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -
         graph.nodes[stage.name]["stage"] = stage
         _artifact_edges(loaded, stage, producers, inputs, aliases, graph, issues)
     _path_edges(loaded, stages, inputs, graph, issues)
+    _alias_edges(stages, graph)
+    for stage in stages.values():
+        if stage.kind == "uses":
+            issues.extend(check_step(loaded, stage))
     if not issues:
         _check_cycles(loaded, graph, issues)
     if issues:
@@ -224,6 +228,71 @@ def _overlapping(path: str, writers: dict[str, str], sorted_outs: list[str]) -> 
             break
         found.append(out)
     return found
+
+
+def _alias_edges(stages: dict[str, Stage], graph: nx.DiGraph) -> None:
+    """A stage that reads registry alias A runs after every promote stage written
+    before it that sets A, so a champion promoted earlier in the same run is the
+    one it compares with (spec order decides; it never depends on timing)."""
+    order = list(stages)
+    setters: dict[str, list[str]] = {}
+    for name in order:
+        stage = stages[name]
+        refs = [r.name for e in ([stage.when] if stage.when else []) + list(stage.gates) for r in e.refs]
+        for alias in refs:
+            for setter in setters.get(alias, []):
+                _edge(graph, setter, name, "alias", alias)
+        if stage.kind == "uses" and stage.run == "promote" and isinstance(stage.with_.get("alias"), str):
+            setters.setdefault(stage.with_["alias"], []).append(name)
+
+
+def check_step(loaded: LoadedSpec, stage: Stage) -> list[SpecIssue]:
+    """A builtin step's ``with:``, ``in:`` and ``out:`` against its declared schema."""
+    from pydantic import ValidationError
+
+    from lockgate.steps.options import INPUTS, OPTIONS, OUTPUTS
+
+    name = str(stage.run)
+    if name not in OPTIONS:
+        return []  # an unknown step is reported by the loader
+    path = ("stages", stage.base)
+    prefix = f"stage '{stage.base}': step '{name}'"  # once per matrix stage, not per expansion
+    issues: list[SpecIssue] = []
+    try:
+        OPTIONS[name].model_validate(stage.with_)
+    except ValidationError as exc:
+        allowed = list(OPTIONS[name].model_fields)
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "int", "float"))))
+            key = ".".join(str(p) for p in loc)
+            if err["type"] == "extra_forbidden":
+                close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+                fix = f" (did you mean '{close[0]}'?)" if close else f"; it takes: {', '.join(allowed)}"
+                msg = f"{prefix} has no option '{loc[-1]}'{fix}"
+            elif err["type"] == "missing":
+                msg = f"{prefix} needs 'with: {{{key}: ...}}'"
+            else:
+                where = f"'{key}' " if key else ""
+                msg = f"{prefix}: with: {where}{err['msg'][0].lower()}{err['msg'][1:]}"
+            issues.append(loaded.issue((*path, "with", *loc), msg, key=err["type"] == "extra_forbidden"))
+    required, optional = INPUTS[name]
+    for arg in stage.inputs:
+        if arg not in required + optional:
+            close = difflib.get_close_matches(arg, required + optional, n=1)
+            fix = f"; did you mean '{close[0]}'?" if close else f"; it takes: {', '.join(required + optional)}"
+            issues.append(loaded.issue((*path, "in", arg), f"{prefix} has no input '{arg}'{fix}", key=True))
+    missing = [arg for arg in required if arg not in stage.inputs]
+    if missing:
+        wanted = ", ".join(f"{a}: ARTIFACT" for a in missing)
+        issues.append(loaded.issue((*path, "in") if stage.inputs else path,
+                                   f"{prefix} needs in: {{{wanted}}}", key=not stage.inputs))
+    low, high = OUTPUTS[name]
+    if not low <= len(stage.outputs) <= high:
+        count = str(low) if low == high else f"{low} to {high}"
+        issues.append(loaded.issue((*path, "out") if stage.outputs else path,
+                                   f"{prefix} produces {count} artifact{'s' if high != 1 else ''}; "
+                                   f"out: lists {len(stage.outputs)}", key=not stage.outputs))
+    return issues
 
 
 def _check_cycles(loaded: LoadedSpec, graph: nx.DiGraph, issues: list[SpecIssue]) -> None:

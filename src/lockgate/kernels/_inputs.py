@@ -89,9 +89,7 @@ def as_labels(values: Any, name: str = "y_true") -> np.ndarray:
         elif array.dtype.itemsize > 8:
             array = array.astype(np.float64)
     else:
-        raise ValueError(
-            f"{name} must hold binary labels 0 and 1 (or True/False), got dtype {array.dtype}"
-        )
+        raise ValueError(describe_bad_labels(array, name))
     return np.ascontiguousarray(array)
 
 
@@ -122,7 +120,10 @@ def describe_bad_labels(values: Any, name: str) -> str:
     array = as_numpy(values, name)
     if array.dtype.kind == "f" and np.isnan(array).any():
         return f"{name} contains NaN; drop or impute those rows first"
-    found = np.unique(array)
+    try:
+        found = np.unique(array)
+    except TypeError:  # mixed objects that do not order
+        found = np.array(sorted({repr(v) for v in array}), dtype=object)
     shown = ", ".join(repr(v.item()) for v in found[:10]) + (", ..." if found.size > 10 else "")
     return (
         f"{name} must hold binary labels 0 and 1 (or True/False); found values {shown}. "

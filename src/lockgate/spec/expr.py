@@ -176,3 +176,30 @@ def _describe(node: ast.AST) -> str:
     if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Compare)):
         return "this operator is"
     return f"'{type(node).__name__}' is"
+
+
+_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7}
+
+
+def unparse(node: Node, parent: int = 0) -> str:
+    """Source text for a tree (parenthesized only where needed)."""
+    if isinstance(node, Ref):
+        return str(node)
+    if isinstance(node, Const):
+        return repr(node.value) if isinstance(node.value, str) else str(node.value).lower() if isinstance(node.value, bool) else str(node.value)
+    if isinstance(node, Unary):
+        level = _PRECEDENCE["not" if node.op == "not" else "neg"]
+        text = f"not {unparse(node.operand, level)}" if node.op == "not" else f"{node.op}{unparse(node.operand, level)}"
+    elif isinstance(node, Binary):
+        level = _PRECEDENCE[node.op]
+        text = f"{unparse(node.left, level)} {node.op} {unparse(node.right, level + 1)}"
+    elif isinstance(node, BoolOp):
+        level = _PRECEDENCE[node.op]
+        text = f" {node.op} ".join(unparse(v, level + 1) for v in node.values)
+    else:
+        level = _PRECEDENCE["cmp"]
+        parts = [unparse(node.left, level + 1)]
+        for op, comparator in zip(node.ops, node.comparators):
+            parts += [op, unparse(comparator, level + 1)]
+        text = " ".join(parts)
+    return f"({text})" if level < parent else text

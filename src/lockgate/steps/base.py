@@ -21,5 +21,41 @@ class StepContext:
     stage: Stage
     root: Path
     input_digests: dict[str, str] = field(default_factory=dict)
+    input_records: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     effects: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A fitted model with what its metadata should record (feature names, the
+    digest of the data it was trained on); stored as skops inside Arrow IPC."""
+
+    model: Any
+    feature_names: list[str] | None = None
+    training_data_hash: str | None = None
+
+
+class StepFailure(Exception):
+    """A step rejected its input (a missing column, one class only, ...): the
+    message is shown as is, without a traceback."""
+
+
+def columns_or_fail(table: Any, wanted: list[str], what: str) -> None:
+    """Raise StepFailure naming each missing column, with the closest existing one."""
+    import difflib
+
+    names = list(table.column_names if hasattr(table, "column_names") else table.columns)
+    for column in wanted:
+        if column not in names:
+            close = difflib.get_close_matches(column, names, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; it has: {', '.join(names)}"
+            raise StepFailure(f"{what}: column '{column}' is not in the table{hint}")
+
+
+def to_polars(table: Any) -> Any:
+    import polars as pl
+
+    if isinstance(table, pl.DataFrame):
+        return table
+    return pl.from_arrow(table)

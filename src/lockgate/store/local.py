@@ -248,5 +248,7 @@ class LocalStore(ObjectStore):
                 if not dry_run:
                     path.unlink()
         if count:
-            log.info("gc %s %d files (%d bytes)", "would remove" if dry_run else "removed", count, size)
+            log.info(
+                "gc %s %d files (%d bytes)", "would remove" if dry_run else "removed", count, size
+            )
         return count, size

@@ -1,0 +1,1 @@
+"""Builtin step implementations; each module defines ``Options`` and ``run``."""

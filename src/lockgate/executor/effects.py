@@ -1,0 +1,74 @@
+"""The run's side effects outside the cache: registry promotions and the audit log.
+
+Steps only ask for a promotion (``ctx.effects``); the runner calls ``apply``
+in the main process after the stage's outputs are stored, so a failed or
+interrupted stage never half-promotes. Every gate decision and promotion is
+appended to the hash-chained audit log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lockgate.graph.compile import Pipeline
+
+
+def model_name_for(pipeline: Pipeline, alias: str, stage: str | None = None) -> str:
+    """Which registry an alias in a gate refers to: the promote stage's own model,
+    else the model of a promote stage in the pipeline that sets that alias, else
+    the pipeline's name."""
+    stages = pipeline.stages
+    if stage and stages[stage].kind == "uses" and stages[stage].run == "promote":
+        return str(stages[stage].with_.get("model_name", pipeline.name))
+    for s in stages.values():
+        if s.kind == "uses" and s.run == "promote" and s.with_.get("alias") == alias:
+            return str(s.with_.get("model_name", pipeline.name))
+    for s in stages.values():
+        if s.kind == "uses" and s.run == "promote":
+            return str(s.with_.get("model_name", pipeline.name))
+    return pipeline.name
+
+
+class Effects:
+    def __init__(self, root: Path) -> None:
+        from lockgate.audit import AuditLog
+
+        self.root = root
+        self.audit = AuditLog(root / ".lockgate" / "audit.jsonl")
+
+    def alias_metrics(self, pipeline: Pipeline, alias: str, stage: str | None = None) -> dict[str, Any] | None:
+        from lockgate.registry import Registry
+
+        return Registry.open(self.root, model_name_for(pipeline, alias, stage)).alias_metrics(alias)
+
+    def apply(self, pipeline: Pipeline, stage: str, effect: dict[str, Any]) -> dict[str, Any]:
+        if effect.get("type") != "promote":
+            raise ValueError(f"unknown effect {effect.get('type')!r}")
+        from lockgate.registry import Registry
+
+        registry = Registry.open(self.root, effect["model_name"])
+        version = registry.add_version(
+            artifact=effect["artifact"], metrics=effect["metrics"], params=effect["params"],
+            git_commit=_git_commit(self.root), pipeline=pipeline.name, stage=stage, data=effect["data"],
+        )
+        previous = registry.set_alias(effect["alias"], version.version)
+        registry.save()
+        record = self.audit.append(
+            "promote", model=effect["model_name"], alias=effect["alias"], version=version.version,
+            previous=previous, artifact=effect["artifact"].get("digest"), metrics=effect["metrics"],
+            pipeline=pipeline.name, stage=stage, data=effect["data"],
+        )
+        return {"version": version.version, "previous": previous, "audit": record.get("seq")}
+
+    def gates(self, pipeline: Pipeline, stage: str, decisions: list[dict[str, Any]], holds: bool) -> None:
+        self.audit.append(
+            "gate", pipeline=pipeline.name, stage=stage, holds=holds, decisions=decisions,
+        )
+
+
+def _git_commit(root: Path) -> str:
+    import subprocess
+
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else ""

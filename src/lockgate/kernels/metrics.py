@@ -1,0 +1,632 @@
+"""Model-quality metrics as numba kernels: ROC AUC, average precision, confusion
+counts, precision/recall/F1/accuracy, log loss, MAE, RMSE and R².
+
+This module owns the binary-classification and regression metrics of DESIGN §5.
+Each public function equals its scikit-learn namesake (binary, ``pos_label=1``,
+``zero_division=0``) and is much faster. Every function is a thin wrapper:
+convert the inputs (zero-copy where possible), run one compiled kernel that
+computes *and* validates in the same pass, then turn the kernel's counts of bad
+values into a clear ``ValueError``. Messages are built on that slow path only.
+
+How the speed is found:
+
+* Ranking metrics (AUC, AP) need the scores in order. NumPy's sort is faster
+  than numba's ``np.sort`` and sorting values is faster than ``argsort``, so a
+  numba pass splits the scores by class into one buffer, NumPy sorts each
+  class in place, and a second numba pass walks the two sorted runs once.
+* Counting and regression metrics are one fused pass. Float sums run over
+  fixed blocks of ``_BLOCK`` values with four accumulators (independent add
+  chains, so the loop is not bound by add latency), added in block order.
+* Two cores: large inputs are cut in two halves; a helper thread takes the
+  first while the caller takes the second (numba kernels are ``nogil``, NumPy
+  sorts and logs release the GIL), and the caller takes the first half back if
+  the helper has not started it. We measured numba's own ``parallel=True``
+  (OpenMP) first: as fast on an idle box, but when other processes load both
+  cores its barrier waits for a descheduled thread and a 0.2 ms kernel takes
+  16-24 ms; and OpenMP does not survive ``fork`` (dask, multiprocessing).
+  The halves are fixed by n alone, so results are bit-identical whatever the
+  number of cores, which a lock file that records metrics relies on.
+
+Where we knowingly differ from scikit-learn 1.9 (and why):
+
+* ``roc_auc`` and ``average_precision`` raise ``ValueError`` when ``y_true``
+  holds one class (scikit-learn warns and returns NaN, or 0/1 for AP): a gate
+  compared against NaN or a vacuous 1.0 would pass or fail silently.
+* Infinite scores are ranked (scikit-learn rejects them): ranks are well
+  defined, and logits of saturated probabilities are infinite.
+* Labels outside {0, 1} are an error (scikit-learn treats ``{0, 2}`` as
+  binary, and ``confusion_matrix(labels=[0, 1])`` silently drops other values).
+* float32 inputs are accumulated in float64 (scikit-learn accumulates in
+  float32), so float32 results agree with scikit-learn to about 1e-6 only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple, TypeVar
+
+import numpy as np
+
+from lockgate.kernels._compile import announce_compile, njit
+from lockgate.kernels._inputs import (
+    as_labels,
+    as_numpy,
+    as_scores,
+    check_not_empty,
+    check_same_length,
+    describe_bad_labels,
+)
+
+__all__ = [
+    "Confusion",
+    "accuracy",
+    "average_precision",
+    "confusion_matrix",
+    "f1",
+    "log_loss",
+    "mae",
+    "precision",
+    "r2",
+    "recall",
+    "rmse",
+    "roc_auc",
+]
+
+# Values per partial sum: large enough that per-block bookkeeping is noise,
+# small enough that block sums are about as accurate as pairwise summation.
+_BLOCK = 4096
+
+# Inputs at least this long are processed in two halves (see the module
+# docstring). Handing a half to the helper thread costs ~30 us, so a kernel
+# splits only where its serial time is well above that: memory-bound passes
+# run at ~0.4 ns/row, the log-loss pipeline at ~1.6 ns/row, sorting at ~50.
+_SPLIT_MIN_PASS = 1 << 18
+_SPLIT_MIN_LOG = 1 << 16
+_SPLIT_MIN_SORT = 1 << 15
+
+# Rows per step of the log-loss pipeline (kernel -> np.log -> np.sum): the
+# scratch buffer stays in cache instead of growing with the input.
+_LOG_CHUNK = 1 << 15
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Confusion(NamedTuple):
+    """Binary confusion counts, ordered as ``sklearn.metrics.confusion_matrix(...).ravel()``."""
+
+    tn: int
+    fp: int
+    fn: int
+    tp: int
+
+
+# --------------------------------------------------------------------------
+# Two halves on two cores.
+# --------------------------------------------------------------------------
+
+_helper: ThreadPoolExecutor | None = None
+
+
+def _forget_helper() -> None:
+    global _helper
+    _helper = None  # a forked child has no helper thread; make a new one on demand
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _helper
+    if _helper is None:
+        _helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lockgate-kernels")
+    return _helper
+
+
+def _cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """(first(), second()), ``first`` on the helper thread when there are two cores.
+
+    If the helper has not started ``first`` by the time ``second`` is done (a
+    busy machine), the caller runs it itself instead of waiting.
+    """
+    if _cpus() < 2:
+        return first(), second()
+    job = _pool().submit(first)
+    later = second()
+    return (first() if job.cancel() else job.result()), later
+
+
+def _in_halves(part: Callable[[slice], T], n: int, min_size: int) -> list[T]:
+    """``part`` over the two halves of ``range(n)`` (the whole when n is small), in order.
+
+    The split depends on n alone, never on the machine, so partial sums are
+    added in the same order everywhere.
+    """
+    if n < min_size:
+        return [part(slice(0, n))]
+    first, second = slice(0, n // 2), slice(n // 2, n)
+    return list(_both(lambda: part(first), lambda: part(second)))
+
+
+# --------------------------------------------------------------------------
+# Ranking metrics: split by class, sort with NumPy, one walk.
+# --------------------------------------------------------------------------
+
+
+@njit(nogil=True)
+def _split_by_class(labels, scores, out):
+    """Copy positives' scores to the front of ``out`` and negatives' to the back.
+
+    Branch-free: every value is written at both ends and only the matching end
+    advances, so random labels cost no mispredicted branches; a stray write
+    always lands on a slot that a later value (or the same one) overwrites.
+    Returns (number of positives, labels outside {0, 1}, NaN scores).
+    """
+    lo = 0
+    hi = labels.size - 1
+    bad_labels = 0
+    nan_scores = 0
+    for i in range(labels.size):
+        label = labels[i]
+        value = scores[i]
+        positive = label == 1
+        negative = label == 0
+        out[lo] = value
+        out[hi] = value
+        lo += positive
+        hi -= negative
+        bad_labels += not (positive or negative)
+        nan_scores += value != value
+    return lo, bad_labels, nan_scores
+
+
+@njit(nogil=True)
+def _merge(a, b, out):
+    """Merge ascending runs ``a`` and ``b`` into ``out`` (the select is branch-free)."""
+    i = j = k = 0
+    while i < a.size and j < b.size:
+        x = a[i]
+        y = b[j]
+        take_b = y < x
+        out[k] = y if take_b else x
+        j += take_b
+        i += 1 - take_b
+        k += 1
+    while i < a.size:
+        out[k] = a[i]
+        i += 1
+        k += 1
+    while j < b.size:
+        out[k] = b[j]
+        j += 1
+        k += 1
+
+
+@njit(nogil=True)
+def _mann_whitney_u2(pos, neg):
+    """Twice the Mann-Whitney U of the positives (a tie counts one half), exactly.
+
+    One walk up both ascending runs, a group of tied positives at a time.
+    AUC = U / (n_pos * n_neg), the area under scikit-learn's trapezoidal ROC
+    curve; doubling keeps the tie halves integral.
+    """
+    i = j = 0
+    u2 = 0
+    while i < pos.size:
+        value = pos[i]
+        group_end = i
+        while group_end < pos.size and pos[group_end] == value:
+            group_end += 1
+        while j < neg.size and neg[j] < value:
+            j += 1
+        ties_end = j
+        while ties_end < neg.size and neg[ties_end] == value:
+            ties_end += 1
+        u2 += (group_end - i) * (2 * j + (ties_end - j))
+        i = group_end
+    return u2
+
+
+@njit(nogil=True)
+def _precision_weighted_sum(pos, neg):
+    """Sum over distinct positive scores s of (#positives at s) * precision(score >= s).
+
+    Thresholds are walked from the highest score down; one threshold holds all
+    tied scores, as in scikit-learn's ``_binary_clf_curve``, and only
+    thresholds that add positives move recall, so only those are visited.
+    Neumaier-compensated, since the sum has up to n terms.
+    """
+    i = pos.size - 1
+    j = neg.size - 1
+    total = 0.0
+    carry = 0.0
+    while i >= 0:
+        value = pos[i]
+        group_end = i
+        while group_end >= 0 and pos[group_end] == value:
+            group_end -= 1
+        while j >= 0 and neg[j] >= value:
+            j -= 1
+        tp = pos.size - 1 - group_end
+        fp = neg.size - 1 - j
+        term = (i - group_end) * (tp / (tp + fp))
+        after = total + term
+        if abs(total) >= abs(term):
+            carry += (total - after) + term
+        else:
+            carry += (term - after) + total
+        total = after
+        i = group_end
+    return total + carry
+
+
+class _ClassRuns(NamedTuple):
+    pos: np.ndarray  # ascending
+    neg: np.ndarray  # ascending
+    bad_labels: int
+    nan_scores: int
+
+
+def _split_and_sort(labels: np.ndarray, scores: np.ndarray, out: np.ndarray) -> _ClassRuns:
+    n_pos, bad_labels, nan_scores = _split_by_class(labels, scores, out)
+    pos, neg = out[:n_pos], out[n_pos:]
+    if not (bad_labels or nan_scores):
+        pos.sort()
+        neg.sort()
+    return _ClassRuns(pos, neg, int(bad_labels), int(nan_scores))
+
+
+def _ranking_inputs(y_true: Any, y_score: Any, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validated scores of the positives and of the negatives, each sorted ascending.
+
+    With two halves, each half is split and sorted on its own core, then the
+    halves' runs are merged (positives on one core, negatives on the other):
+    a linear merge costs a tenth of the sort it halves.
+    """
+    labels = as_labels(y_true, "y_true")
+    scores = as_scores(y_score, "y_score")
+    check_same_length(labels, scores, ("y_true", "y_score"))
+    check_not_empty(labels, "y_true")
+    announce_compile(__file__)
+    out = np.empty_like(scores)
+    parts = _in_halves(lambda s: _split_and_sort(labels[s], scores[s], out[s]), labels.size, _SPLIT_MIN_SORT)
+    if any(p.bad_labels for p in parts):
+        raise ValueError(describe_bad_labels(y_true, "y_true"))
+    if any(p.nan_scores for p in parts):
+        raise ValueError("y_score contains NaN; drop or impute those rows first")
+    n_pos = sum(p.pos.size for p in parts)
+    if n_pos == 0 or n_pos == labels.size:
+        raise ValueError(f"Only one class present in y_true. {metric} is not defined in that case.")
+    if len(parts) == 1:
+        return parts[0].pos, parts[0].neg
+    first, second = parts
+    merged = np.empty_like(scores)
+    pos, neg = merged[:n_pos], merged[n_pos:]
+    _both(lambda: _merge(first.pos, second.pos, pos), lambda: _merge(first.neg, second.neg, neg))
+    return pos, neg
+
+
+def roc_auc(y_true: Any, y_score: Any) -> float:
+    """Area under the ROC curve, equal to ``sklearn.metrics.roc_auc_score`` (ties averaged).
+
+    ``y_true`` holds 0/1 (ints, bools or floats); ``y_score`` any real scores,
+    higher meaning more likely positive (±inf allowed, NaN not).
+    """
+    pos, neg = _ranking_inputs(y_true, y_score, "ROC AUC score")
+    # u2 <= 2 * n_pos * n_neg < 2**53 for any input that fits in memory, so
+    # the division below is the only rounding.
+    return float(_mann_whitney_u2(pos, neg)) / (2.0 * pos.size * neg.size)
+
+
+def average_precision(y_true: Any, y_score: Any) -> float:
+    """Average precision, equal to ``sklearn.metrics.average_precision_score``."""
+    pos, neg = _ranking_inputs(y_true, y_score, "Average precision")
+    return float(_precision_weighted_sum(pos, neg)) / pos.size
+
+
+# --------------------------------------------------------------------------
+# Counting metrics: one fused pass over the two label arrays.
+# --------------------------------------------------------------------------
+
+
+@njit(nogil=True)
+def _confusion_counts(truth, pred):
+    """(true positives, actual positives, predicted positives, bad truths, bad predictions)."""
+    tp = 0
+    n_true = 0
+    n_pred = 0
+    bad_truth = 0
+    bad_pred = 0
+    for i in range(truth.size):
+        t = truth[i]
+        p = pred[i]
+        t_pos = t == 1
+        p_pos = p == 1
+        n_true += t_pos
+        n_pred += p_pos
+        tp += t_pos & p_pos
+        bad_truth += not (t_pos or t == 0)
+        bad_pred += not (p_pos or p == 0)
+    return tp, n_true, n_pred, bad_truth, bad_pred
+
+
+def _check_label_pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    truth = as_labels(y_true, "y_true")
+    pred = as_labels(y_pred, "y_pred")
+    check_same_length(truth, pred, ("y_true", "y_pred"))
+    check_not_empty(truth, "y_true")
+    announce_compile(__file__)
+    return truth, pred
+
+
+def confusion_matrix(y_true: Any, y_pred: Any) -> Confusion:
+    """(tn, fp, fn, tp), equal to ``sklearn.metrics.confusion_matrix(..., labels=[0, 1]).ravel()``."""
+    truth, pred = _check_label_pair(y_true, y_pred)
+    parts = _in_halves(lambda s: _confusion_counts(truth[s], pred[s]), truth.size, _SPLIT_MIN_PASS)
+    tp, n_true, n_pred, bad_truth, bad_pred = (int(sum(c)) for c in zip(*parts))
+    if bad_truth:
+        raise ValueError(describe_bad_labels(y_true, "y_true"))
+    if bad_pred:
+        raise ValueError(describe_bad_labels(y_pred, "y_pred"))
+    fp = n_pred - tp
+    fn = n_true - tp
+    return Confusion(truth.size - tp - fp - fn, fp, fn, tp)
+
+
+def _ratio(numerator: int, denominator: int) -> float:
+    """numerator / denominator, and 0.0 for 0/0 (scikit-learn's ``zero_division=0``)."""
+    return numerator / denominator if denominator else 0.0
+
+
+def precision(y_true: Any, y_pred: Any) -> float:
+    """tp / (tp + fp), equal to ``sklearn.metrics.precision_score(..., zero_division=0)``."""
+    c = confusion_matrix(y_true, y_pred)
+    return _ratio(c.tp, c.tp + c.fp)
+
+
+def recall(y_true: Any, y_pred: Any) -> float:
+    """tp / (tp + fn), equal to ``sklearn.metrics.recall_score(..., zero_division=0)``."""
+    c = confusion_matrix(y_true, y_pred)
+    return _ratio(c.tp, c.tp + c.fn)
+
+
+def f1(y_true: Any, y_pred: Any) -> float:
+    """2tp / (2tp + fp + fn), equal to ``sklearn.metrics.f1_score(..., zero_division=0)``."""
+    c = confusion_matrix(y_true, y_pred)
+    return _ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn)
+
+
+def accuracy(y_true: Any, y_pred: Any) -> float:
+    """(tp + tn) / n, equal to ``sklearn.metrics.accuracy_score``."""
+    c = confusion_matrix(y_true, y_pred)
+    return (c.tp + c.tn) / (c.tn + c.fp + c.fn + c.tp)
+
+
+# --------------------------------------------------------------------------
+# Log loss.
+# --------------------------------------------------------------------------
+
+
+@njit(nogil=True)
+def _true_class_proba(labels, proba, eps, one, out):
+    """out[i] = P(the true class of row i), clipped as scikit-learn clips it.
+
+    ``1 - p`` and the clip to [eps, 1 - eps] happen in p's own dtype with eps
+    of that dtype, as in scikit-learn; ``out`` is float64, so the logarithm is
+    taken in float64. Returns (positives, labels outside {0, 1}, p outside
+    [0, 1] or NaN).
+    """
+    n_pos = 0
+    bad_labels = 0
+    bad_proba = 0
+    high = one - eps
+    for i in range(labels.size):
+        label = labels[i]
+        p = proba[i]
+        positive = label == 1
+        q = p if positive else one - p
+        out[i] = min(max(q, eps), high)
+        n_pos += positive
+        bad_labels += not (positive or label == 0)
+        bad_proba += not (p >= 0 and p <= 1)
+    return n_pos, bad_labels, bad_proba
+
+
+def _log_loss_part(labels: np.ndarray, proba: np.ndarray) -> tuple[float, int, int, int]:
+    """(sum of -log P(true class), positives, bad labels, bad p) over one slice.
+
+    The logarithm is NumPy's: its SIMD loop is several times faster than the
+    scalar libm call a numba loop makes. Chunks keep the scratch in cache.
+    """
+    eps = np.finfo(proba.dtype).eps
+    one = proba.dtype.type(1)
+    scratch = np.empty(min(labels.size, _LOG_CHUNK))
+    total = 0.0
+    counts = np.zeros(3, dtype=np.int64)
+    for start in range(0, labels.size, _LOG_CHUNK):
+        stop = min(start + _LOG_CHUNK, labels.size)
+        chosen = scratch[: stop - start]
+        step = _true_class_proba(labels[start:stop], proba[start:stop], eps, one, chosen)
+        counts += step
+        if step[1] or step[2]:
+            break  # invalid input: the caller raises; no point taking logs
+        total -= float(np.sum(np.log(chosen, out=chosen)))
+    return total, int(counts[0]), int(counts[1]), int(counts[2])
+
+
+def _describe_bad_proba(proba: np.ndarray) -> str:
+    if np.isnan(proba).any():
+        return "p contains NaN; drop or impute those rows first"
+    if proba.max() > 1:
+        return f"p contains values greater than 1: {proba.max()}; pass P(class 1), not a score"
+    return f"p contains values lower than 0: {proba.min()}; pass P(class 1), not a score"
+
+
+def log_loss(y_true: Any, p: Any, *, labels: Any = None) -> float:
+    """Mean binary cross-entropy, equal to ``sklearn.metrics.log_loss(y_true, p)``.
+
+    ``p`` is P(class 1) per row. As in scikit-learn, a ``y_true`` holding one
+    class is an error unless ``labels=[0, 1]`` says both classes exist.
+    """
+    truth = as_labels(y_true, "y_true")
+    proba = as_scores(p, "p")
+    check_same_length(truth, proba, ("y_true", "p"))
+    check_not_empty(truth, "y_true")
+    if labels is not None and sorted(as_numpy(labels, "labels").tolist()) != [0, 1]:
+        raise ValueError(f"labels must be [0, 1] for a binary log loss, got {labels!r}")
+    announce_compile(__file__)
+    parts = _in_halves(lambda s: _log_loss_part(truth[s], proba[s]), truth.size, _SPLIT_MIN_LOG)
+    total = sum(part[0] for part in parts)
+    n_pos, bad_labels, bad_proba = (sum(c) for c in zip(*(part[1:] for part in parts)))
+    if bad_labels:
+        raise ValueError(describe_bad_labels(y_true, "y_true"))
+    if bad_proba:
+        raise ValueError(_describe_bad_proba(proba))
+    if labels is None and n_pos in (0, truth.size):
+        raise ValueError(
+            f"y_true contains only one label ({int(n_pos > 0)}). Please provide the list of "
+            "all expected class labels explicitly through the labels argument."
+        )
+    return total / truth.size
+
+
+# --------------------------------------------------------------------------
+# Regression metrics: one fused pass for the residuals, one more for R².
+# --------------------------------------------------------------------------
+
+
+@njit(nogil=True)
+def _residual_sums(truth, pred):
+    """(sum |t - p|, sum (t - p)²) over fixed blocks, four accumulators per block.
+
+    A single accumulator would serialise on add latency and run at a third of
+    memory speed; four independent chains keep the loop memory-bound.
+    """
+    n = truth.size
+    sum_abs = 0.0
+    sum_sq = 0.0
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        a0 = a1 = a2 = a3 = 0.0
+        s0 = s1 = s2 = s3 = 0.0
+        i = lo
+        while i + 4 <= hi:
+            d0 = np.float64(truth[i]) - pred[i]
+            d1 = np.float64(truth[i + 1]) - pred[i + 1]
+            d2 = np.float64(truth[i + 2]) - pred[i + 2]
+            d3 = np.float64(truth[i + 3]) - pred[i + 3]
+            a0 += abs(d0)
+            a1 += abs(d1)
+            a2 += abs(d2)
+            a3 += abs(d3)
+            s0 += d0 * d0
+            s1 += d1 * d1
+            s2 += d2 * d2
+            s3 += d3 * d3
+            i += 4
+        while i < hi:
+            d0 = np.float64(truth[i]) - pred[i]
+            a0 += abs(d0)
+            s0 += d0 * d0
+            i += 1
+        sum_abs += (a0 + a1) + (a2 + a3)
+        sum_sq += (s0 + s1) + (s2 + s3)
+    return sum_abs, sum_sq
+
+
+@njit(nogil=True)
+def _squared_deviations(values, center):
+    """sum (v - center)², blocked like ``_residual_sums``."""
+    n = values.size
+    total = 0.0
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        s0 = s1 = s2 = s3 = 0.0
+        i = lo
+        while i + 4 <= hi:
+            d0 = values[i] - center
+            d1 = values[i + 1] - center
+            d2 = values[i + 2] - center
+            d3 = values[i + 3] - center
+            s0 += d0 * d0
+            s1 += d1 * d1
+            s2 += d2 * d2
+            s3 += d3 * d3
+            i += 4
+        while i < hi:
+            d0 = values[i] - center
+            s0 += d0 * d0
+            i += 1
+        total += (s0 + s1) + (s2 + s3)
+    return total
+
+
+def _check_finite(values: np.ndarray, name: str) -> None:
+    if np.isnan(values).any():
+        raise ValueError(f"{name} contains NaN; drop or impute those rows first")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{name} contains infinity; regression metrics need finite values")
+
+
+def _regression_inputs(y_true: Any, y_pred: Any) -> tuple[np.ndarray, float, float]:
+    """Validated ``y_true`` as floats, sum of |residual| and sum of residual²."""
+    truth = as_scores(y_true, "y_true")
+    pred = as_scores(y_pred, "y_pred")
+    check_same_length(truth, pred, ("y_true", "y_pred"))
+    check_not_empty(truth, "y_true")
+    if truth.dtype != pred.dtype:  # one float64 signature rather than mixed ones
+        truth, pred = truth.astype(np.float64), pred.astype(np.float64)
+    announce_compile(__file__)
+    parts = _in_halves(lambda s: _residual_sums(truth[s], pred[s]), truth.size, _SPLIT_MIN_PASS)
+    sum_abs = sum(part[0] for part in parts)
+    sum_sq = sum(part[1] for part in parts)
+    # t - p is finite on every row iff both inputs are, so a finite sum of
+    # |t - p| proves the inputs finite without a check per row.
+    if not math.isfinite(sum_abs):
+        _check_finite(truth, "y_true")
+        _check_finite(pred, "y_pred")
+    return truth, sum_abs, sum_sq
+
+
+def mae(y_true: Any, y_pred: Any) -> float:
+    """Mean absolute error, equal to ``sklearn.metrics.mean_absolute_error``."""
+    truth, sum_abs, _ = _regression_inputs(y_true, y_pred)
+    return sum_abs / truth.size
+
+
+def rmse(y_true: Any, y_pred: Any) -> float:
+    """Root mean squared error, equal to ``sklearn.metrics.root_mean_squared_error``."""
+    truth, _, sum_sq = _regression_inputs(y_true, y_pred)
+    return math.sqrt(sum_sq / truth.size)
+
+
+def r2(y_true: Any, y_pred: Any) -> float:
+    """Coefficient of determination, equal to ``sklearn.metrics.r2_score``.
+
+    As in scikit-learn: NaN (with a warning) for fewer than two rows; for a
+    constant ``y_true``, 1.0 when the predictions are exact and 0.0 otherwise.
+    """
+    truth, _, residual = _regression_inputs(y_true, y_pred)
+    if truth.size < 2:
+        warnings.warn("R^2 score is not well-defined with less than two samples.", UserWarning, stacklevel=2)
+        return float("nan")
+    # np.mean rather than our own sum: scikit-learn calls it, and whether
+    # y_true counts as constant (deviations exactly 0) hangs on its last bit.
+    center = float(truth.mean(dtype=np.float64))
+    total = sum(_in_halves(lambda s: _squared_deviations(truth[s], center), truth.size, _SPLIT_MIN_PASS))
+    if residual == 0:
+        return 1.0
+    if total == 0:
+        return 0.0
+    return 1.0 - residual / total

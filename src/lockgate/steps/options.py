@@ -1,0 +1,160 @@
+"""The ``with:`` schema of every builtin step: frozen, closed pydantic models.
+
+Kept apart from the step implementations (which import scikit-learn and
+polars) so that ``validate``, ``dag`` and ``schema`` can check and document a
+step's options without loading them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SplitOptions(_Options):
+    """Split a table into train and test: at random (seeded, optionally stratified),
+    or by a time column at a cutoff (rows before it train, the rest test)."""
+
+    target: str | None = Field(None, description="Label column (needed for stratify).")
+    test_size: float = Field(0.25, gt=0, lt=1, description="Share of rows in test.")
+    seed: int = Field(0, description="Random seed; the same seed gives the same split.")
+    stratify: bool = Field(False, description="Keep the target's class shares in both parts.")
+    time_column: str | None = Field(None, description="Split by this column instead of at random.")
+    cutoff: str | float | int | None = Field(None, description="Rows with time < cutoff go to train.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SplitOptions:
+        if self.stratify and not self.target:
+            raise ValueError("stratify: true needs target: COLUMN")
+        if (self.time_column is None) != (self.cutoff is None):
+            raise ValueError("a time split needs both time_column and cutoff")
+        return self
+
+
+class TrainOptions(_Options):
+    """Fit any scikit-learn-compatible estimator, named by import path."""
+
+    target: str = Field(description="Label column.")
+    estimator: str = Field(
+        "sklearn.ensemble.RandomForestClassifier",
+        pattern=r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$",
+        description="Import path of the estimator class.",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Estimator keyword arguments.")
+    features: list[str] | None = Field(None, description="Feature columns (default: all but target).")
+    exclude: list[str] = Field(default_factory=list, description="Columns never used as features.")
+
+
+class PredictOptions(_Options):
+    """Add prediction (and, for classifiers, score) columns to a table."""
+
+    prediction_column: str = "prediction"
+    score_column: str = "score"
+    threshold: float = Field(0.5, ge=0, le=1, description="Score at or above which the label is 1.")
+
+
+CLASSIFICATION_METRICS = (
+    "roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss",
+)
+REGRESSION_METRICS = ("mae", "rmse", "r2")
+
+
+class Cost(_Options):
+    """Money lost per error: a missed positive (fn) and a false alarm (fp)."""
+
+    fn: float = Field(0, ge=0)
+    fp: float = Field(0, ge=0)
+
+
+class EvaluateOptions(_Options):
+    """Score a model on a labelled table with lockgate's kernels."""
+
+    target: str
+    task: Literal["classification", "regression"] | None = Field(
+        None, description="Default: classification when the target holds only 0 and 1."
+    )
+    metrics: list[
+        Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy",
+                "log_loss", "mae", "rmse", "r2"]
+    ] | None = Field(None, description="Default: every metric of the task.")
+    threshold: float = Field(0.5, ge=0, le=1)
+    cost: Cost | None = Field(None, description="Adds expected_cost (total and per row).")
+
+
+class ColumnDrift(_Options):
+    method: Literal["ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z"] | None = None
+    threshold: float | None = None
+
+
+class DriftOptions(_Options):
+    """Compare current data with a reference, column by column (Evidently's default tests)."""
+
+    columns: list[str] | None = Field(None, description="Columns to test (default: all shared).")
+    exclude: list[str] = Field(default_factory=list, description="Columns never tested (ids, labels).")
+    method: Literal["ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z"] | None = None
+    threshold: float | None = None
+    per_column: dict[str, ColumnDrift] = Field(default_factory=dict)
+    drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted columns that is dataset drift.")
+
+
+class Range(_Options):
+    min: float | None = None
+    max: float | None = None
+
+
+class ValidateOptions(_Options):
+    """Declarative data checks; any violation fails the stage, listing each with its count."""
+
+    columns: dict[str, Literal["int", "float", "number", "string", "bool", "date", "datetime", "any"]] = Field(
+        default_factory=dict, description="Required columns and their types."
+    )
+    not_null: list[str] = Field(default_factory=list)
+    ranges: dict[str, Range] = Field(default_factory=dict)
+    allowed: dict[str, list[Any]] = Field(default_factory=dict)
+    unique: list[str] = Field(default_factory=list)
+    min_rows: int = Field(0, ge=0)
+
+
+class PromoteOptions(_Options):
+    """Register the model as a new version and point an alias at it."""
+
+    model_name: str = Field(pattern=r"^[A-Za-z_][\w-]*$", description="registry/NAME.yaml")
+    alias: str = Field("production", pattern=r"^[A-Za-z_]\w*$")
+
+
+OPTIONS: dict[str, type[_Options]] = {
+    "split": SplitOptions,
+    "train": TrainOptions,
+    "predict": PredictOptions,
+    "evaluate": EvaluateOptions,
+    "drift": DriftOptions,
+    "validate": ValidateOptions,
+    "promote": PromoteOptions,
+}
+
+INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # step -> (required `in` names, optional `in` names)
+    "split": (("table",), ()),
+    "train": (("table",), ()),
+    "predict": (("model", "table"), ()),
+    "evaluate": (("model", "table"), ()),
+    "drift": (("reference", "current"), ()),
+    "validate": (("table",), ()),
+    "promote": (("model",), ("metrics",)),
+}
+
+OUTPUTS: dict[str, tuple[int, int]] = {
+    # step -> (min, max) number of `out` names
+    "split": (2, 2),
+    "train": (1, 1),
+    "predict": (1, 1),
+    "evaluate": (1, 1),
+    "drift": (1, 1),
+    "validate": (0, 1),
+    "promote": (0, 1),
+}

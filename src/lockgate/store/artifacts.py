@@ -1,0 +1,566 @@
+"""Typed artifacts over an object store: tables, models, metrics, JSON, files, folders.
+
+Owns: the stored formats and the ``ArtifactRef`` record the lock file keeps.
+An ``ArtifactRef`` carries two digests:
+
+* ``digest`` — the canonical content hash used in fingerprints and lock
+  files: ``hash_table`` for a table (independent of chunking and of how the
+  IPC bytes were written), BLAKE3 of the bytes for a file, the manifest digest
+  for a folder, ``hash_value`` for metrics and JSON, and for a model the
+  BLAKE3 of its (deterministic) model file;
+* ``object`` — the store key (BLAKE3 of the stored bytes) to fetch it by.
+  For everything but tables the two are equal.
+
+Formats:
+
+* table: Arrow IPC file format, zstd-compressed, chunks combined first.
+* metrics / json: ``canonical_json`` bytes (so the object key is the digest).
+* tree: the manifest's ``canonical_json`` bytes, each file a blob of its own.
+* model: an Arrow IPC file with one ``large_binary`` column ``skops`` holding
+  one ``skops.io.dumps`` payload, and schema metadata ``lockgate.format`` and
+  ``lockgate.model`` (JSON: class path, library versions, feature names,
+  training-data hash). skops names the members of its zip after ``id()`` of
+  the objects and stamps them with the current time; we renumber them in
+  document order and zero the timestamps, so the same fitted model gives
+  the same bytes in any process and retraining an identical model leaves
+  its dependents fresh. Loading checks ``skops.io.get_untrusted_types``
+  and refuses (``UntrustedModel``) any type not trusted by skops or by the
+  caller, never falling back to plain pickle.
+
+Trust policy. skops deliberately leaves tree internals untrusted (a crafted
+node array can crash ``predict``: skops PR #535), which would make every
+random forest or boosted model fail to load. ``load_model`` (objects from
+lockgate's own hash-verified cache, written by lockgate, in a repository
+whose ``cmd:`` stages lockgate already runs) additionally trusts
+``VETTED_TYPES``, those tree types only. ``load_model_file`` (a file from
+anywhere) does not, unless asked with ``vetted=True``: a foreign file gets
+exactly skops' defaults plus the caller's ``trusted`` list.
+
+Must not: decide what is stale or write lock files (the executor and
+``lock`` do), or import pyarrow, polars, skops or scikit-learn at module
+level (they load when an artifact of that kind is touched).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import platform
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from lockgate.errors import StoreError, UntrustedModel
+from lockgate.hashing import (
+    as_arrow_table,
+    canonical_json,
+    digest_bytes,
+    folder_entries,
+    hash_file,
+    hash_table,
+    is_digest,
+)
+from lockgate.store.base import ObjectStore
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["table", "model", "metrics", "file", "tree", "json"]
+KINDS: tuple[str, ...] = get_args(Kind)
+MODEL_FORMAT = "lockgate-model/1"
+MODEL_COLUMN = "skops"
+#: Tree internals skops leaves untrusted (malformed nodes can crash predict,
+#: never run code: they are rebuilt from plain arrays, not by pickle). Trusted
+#: for models from lockgate's own cache only; see "Trust policy" above.
+VETTED_TYPES: frozenset[str] = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """A typed pointer to an artifact in the store (see the module docstring)."""
+
+    kind: Kind
+    digest: str
+    object: str
+    meta: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def to_record(self) -> dict[str, Any]:
+        """A plain dict for the lock file; ``object`` only when it differs."""
+        record: dict[str, Any] = {"kind": self.kind, "digest": self.digest}
+        if self.object != self.digest:
+            record["object"] = self.object
+        if self.meta:
+            record["meta"] = dict(self.meta)
+        return record
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ArtifactRef:
+        kind, digest = record.get("kind"), record.get("digest")
+        obj = record.get("object", digest)
+        if kind not in KINDS or not is_digest(digest) or not is_digest(obj):
+            raise StoreError(f"not an artifact record (kind, digest, object): {dict(record)!r}")
+        return cls(kind, digest, obj, dict(record.get("meta") or {}))  # type: ignore[arg-type]
+
+
+def _expect(ref: ArtifactRef, *kinds: str) -> None:
+    if ref.kind not in kinds:
+        raise StoreError(f"artifact {ref.digest[:12]} is a {ref.kind}, not a {' or '.join(kinds)}")
+
+
+# -- tables ----------------------------------------------------------------------
+
+
+def _write_ipc(table: pa.Table, path: Path) -> None:
+    import pyarrow as pa
+
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with (
+        pa.OSFile(str(path), "wb") as sink,
+        pa.ipc.new_file(sink, table.schema, options=options) as w,
+    ):
+        w.write_table(table)
+
+
+def _read_ipc(data: bytes, what: str) -> pa.Table:
+    import pyarrow as pa
+
+    try:
+        return pa.ipc.open_file(pa.py_buffer(data)).read_all()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise StoreError(f"{what} is not a readable Arrow IPC file: {exc}") from exc
+
+
+def save_table(store: ObjectStore, table: Any) -> ArtifactRef:
+    """Store a pyarrow Table or polars DataFrame; ``digest`` is ``hash_table``."""
+    table = as_arrow_table(table)
+    digest = hash_table(table)
+    with store.staging_path(".arrow") as tmp:
+        _write_ipc(table.combine_chunks(), tmp)
+        obj = store.put_file(tmp, move=True)
+    meta = {"rows": table.num_rows, "columns": table.num_columns}
+    return ArtifactRef("table", digest, obj, meta)
+
+
+def load_table(store: ObjectStore, ref: ArtifactRef, *, check_digest: bool = False) -> pa.Table:
+    """The table behind ``ref``; bytes are verified, and with ``check_digest``
+    the canonical digest too (a StoreError if the record does not match)."""
+    _expect(ref, "table")
+    table = _read_ipc(store.get_bytes(ref.object), f"table object {ref.object[:12]}")
+    if check_digest and hash_table(table) != ref.digest:
+        raise StoreError(
+            f"table object {ref.object[:12]} does not hold table {ref.digest[:12]}; "
+            "the record is wrong: rerun the stage that produced it"
+        )
+    return table
+
+
+# -- metrics and JSON ------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, int | float):
+        return True
+    # numpy scalars (shape ()) count; checked by module so numpy is not imported
+    return type(value).__module__ == "numpy" and getattr(value, "shape", None) == ()
+
+
+def metrics_problem(value: Any, where: str = "") -> str | None:
+    """Why ``value`` is not a metrics dict (numbers, nested dicts), or None."""
+    if not isinstance(value, Mapping):
+        return f"{where or 'metrics'} is a {type(value).__name__}, not a dict"
+    for key, item in value.items():
+        path = f"{where}.{key}" if where else str(key)
+        if not isinstance(key, str):
+            return f"key {path!r} is not a string"
+        if isinstance(item, Mapping):
+            problem = metrics_problem(item, path)
+            if problem:
+                return problem
+        elif not _is_number(item):
+            return f"{path} is a {type(item).__name__}, not a number"
+    return None
+
+
+def _put_json(store: ObjectStore, kind: Kind, value: Any) -> ArtifactRef:
+    digest = store.put_bytes(canonical_json(value))
+    return ArtifactRef(kind, digest, digest)
+
+
+def save_metrics(store: ObjectStore, metrics: Mapping[str, Any]) -> ArtifactRef:
+    """Store a dict of numbers (nested dicts allowed) as canonical JSON."""
+    problem = metrics_problem(metrics)
+    if problem:
+        raise TypeError(f"metrics must be a dict of numbers: {problem}")
+    return _put_json(store, "metrics", metrics)
+
+
+def load_metrics(store: ObjectStore, ref: ArtifactRef) -> dict[str, Any]:
+    _expect(ref, "metrics")
+    value: dict[str, Any] = json.loads(store.get_bytes(ref.object))
+    return value
+
+
+def save_json(store: ObjectStore, value: Any) -> ArtifactRef:
+    """Store any JSON-able value (e.g. a drift report) as canonical JSON."""
+    return _put_json(store, "json", value)
+
+
+def load_json(store: ObjectStore, ref: ArtifactRef) -> Any:
+    _expect(ref, "json", "metrics")
+    return json.loads(store.get_bytes(ref.object))
+
+
+# -- files and folders -------------------------------------------------------------
+
+
+def save_file(
+    store: ObjectStore, path: str | os.PathLike[str], digest: str | None = None
+) -> ArtifactRef:
+    """Store a file as a blob; pass ``digest`` from the stat cache to skip
+    the copy when the object is already there."""
+    obj = store.put_file(path, digest)
+    return ArtifactRef("file", obj, obj, {"size": os.stat(path).st_size})
+
+
+def save_tree(
+    store: ObjectStore,
+    path: str | os.PathLike[str],
+    file_hash: Callable[[str], str] = hash_file,
+) -> ArtifactRef:
+    """Store every file of a folder, then its manifest (whose key is the
+    folder's digest, ``hash_tree(path)[0]``)."""
+    root = Path(path)
+    entries = folder_entries(root, file_hash)
+    for entry in entries:
+        store.put_file(root / entry.path, entry.hash)
+    manifest = [entry.to_dict() for entry in entries]
+    digest = store.put_bytes(canonical_json(manifest))
+    meta = {"files": len(entries), "size": sum(e.size for e in entries)}
+    return ArtifactRef("tree", digest, digest, meta)
+
+
+def load_manifest(store: ObjectStore, ref: ArtifactRef) -> list[dict[str, Any]]:
+    """The verified manifest of a stored folder."""
+    _expect(ref, "tree")
+    manifest: list[dict[str, Any]] = json.loads(store.get_bytes(ref.object))
+    for entry in manifest:
+        rel = PurePosixPath(entry["path"])
+        if rel.is_absolute() or ".." in rel.parts:
+            raise StoreError(f"manifest {ref.digest[:12]} has an unsafe path: {entry['path']!r}")
+    return manifest
+
+
+def restore_file(store: ObjectStore, ref: ArtifactRef | str, dest: str | os.PathLike[str]) -> Path:
+    """Copy an object out to ``dest`` atomically (temp + rename), creating
+    parent folders; the copy is verified and writable."""
+    obj = ref.object if isinstance(ref, ArtifactRef) else ref
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.lockgate-{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        store.copy_to(obj, tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def restore_tree(
+    store: ObjectStore, ref: ArtifactRef, dest: str | os.PathLike[str], *, prune: bool = False
+) -> Path:
+    """Restore a stored folder's files under ``dest``, each atomically.
+
+    With ``prune``, files under ``dest`` that the manifest does not list are
+    removed (``.git`` and ``.lockgate`` are left alone), so ``dest`` then
+    hashes to ``ref.digest``.
+    """
+    dest = Path(dest)
+    manifest = load_manifest(store, ref)
+    for entry in manifest:
+        restore_file(store, entry["hash"], dest.joinpath(*PurePosixPath(entry["path"]).parts))
+    if prune and dest.is_dir():
+        wanted = {entry["path"] for entry in manifest}
+        for extra in folder_entries(dest, file_hash=lambda _: ""):
+            if extra.path not in wanted:
+                (dest / extra.path).unlink()
+    dest.mkdir(parents=True, exist_ok=True)
+    return dest
+
+
+# -- models ------------------------------------------------------------------------
+
+
+def _renumbered(schema: Any, ids: dict[int, int], files: dict[str, str]) -> Any:
+    """``schema`` with skops' id()-based numbers replaced in document order."""
+    if isinstance(schema, list):
+        return [_renumbered(item, ids, files) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "__id__" and isinstance(value, int) and not isinstance(value, bool):
+            value = ids.setdefault(value, len(ids))
+        elif key == "file" and isinstance(value, str):
+            stem, dot, ext = value.partition(".")
+            if not stem.isdigit():
+                raise ValueError(f"unexpected skops member name {value!r}")
+            files[value] = f"{ids.setdefault(int(stem), len(ids))}{dot}{ext}"
+            value = files[value]
+        out[key] = _renumbered(value, ids, files)
+    return out
+
+
+def canonical_skops(payload: bytes) -> bytes:
+    """The same skops payload with stable member names and zeroed timestamps.
+
+    Falls back to the payload unchanged (and logs why) if its layout is not
+    the one we know, so an unusual model still saves, just not reproducibly.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as src:
+            names = set(src.namelist()) - {"schema.json"}
+            files: dict[str, str] = {}
+            schema = _renumbered(json.loads(src.read("schema.json")), {}, files)
+            if set(files) != names:
+                raise ValueError("schema.json and the zip members disagree")
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as dst:
+                members = [(new, src.read(old)) for old, new in files.items()]
+                members.append(("schema.json", json.dumps(schema).encode("utf-8")))
+                for name, data in sorted(members):
+                    dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+            return out.getvalue()
+    except (ValueError, KeyError, zipfile.BadZipFile) as exc:
+        log.warning(
+            "model payload kept as skops wrote it (%s): its digest is not reproducible", exc
+        )
+        return payload
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for name in ("scikit-learn", "skops", "numpy", "scipy"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def _model_meta(
+    model: Any, feature_names: list[str] | None, training_data_hash: str | None
+) -> dict[str, Any]:
+    if feature_names is None and getattr(model, "feature_names_in_", None) is not None:
+        feature_names = [str(name) for name in model.feature_names_in_]
+    cls = type(model)
+    return {
+        "format": MODEL_FORMAT,
+        "class": f"{cls.__module__}.{cls.__qualname__}",
+        "versions": _library_versions(),
+        "feature_names": list(feature_names) if feature_names is not None else None,
+        "training_data_hash": training_data_hash,
+    }
+
+
+def encode_model(
+    model: Any,
+    *,
+    feature_names: list[str] | None = None,
+    training_data_hash: str | None = None,
+) -> bytes:
+    """The bytes of a model file: skops payload + metadata in Arrow IPC."""
+    import pyarrow as pa
+    import skops.io
+
+    payload = canonical_skops(skops.io.dumps(model))
+    meta = _model_meta(model, feature_names, training_data_hash)
+    schema = pa.schema(
+        [pa.field(MODEL_COLUMN, pa.large_binary(), nullable=False)],
+        metadata={"lockgate.format": MODEL_FORMAT, "lockgate.model": canonical_json(meta)},
+    )
+    table = pa.table({MODEL_COLUMN: pa.array([payload], pa.large_binary())}, schema=schema)
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.ipc.new_file(sink, schema, options=options) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _model_table(data: bytes, what: str) -> tuple[pa.Table, dict[str, Any]]:
+    try:
+        table = _read_ipc(data, what)
+    except StoreError:
+        raise StoreError(
+            f"{what} is not a lockgate model file (an Arrow IPC file holding a skops payload)"
+        ) from None
+    raw = table.schema.metadata or {}
+    if (
+        raw.get(b"lockgate.format") != MODEL_FORMAT.encode()
+        or MODEL_COLUMN not in table.column_names
+    ):
+        raise StoreError(
+            f"{what} is an Arrow file but not a lockgate model (no {MODEL_FORMAT} metadata)"
+        )
+    meta: dict[str, Any] = json.loads(raw[b"lockgate.model"])
+    return table, meta
+
+
+def decode_model(
+    data: bytes, trusted: list[str] | None = None, what: str = "model", *, vetted: bool = False
+) -> Any:
+    """Load a model file's payload with skops: only types skops trusts, the
+    caller's ``trusted`` list, and with ``vetted`` also ``VETTED_TYPES``."""
+    import skops.io
+
+    table, meta = _model_table(data, what)
+    payload = table.column(MODEL_COLUMN)[0].as_py()
+    try:
+        unknown = skops.io.get_untrusted_types(data=payload)
+    except Exception as exc:  # skops raises assorted errors on a bad payload
+        raise StoreError(f"{what}: the skops payload is unreadable: {exc}") from exc
+    allowed = set(trusted or ()) | (VETTED_TYPES if vetted else set())
+    refused = sorted(set(unknown) - allowed)
+    if refused:
+        raise UntrustedModel(what=what, types=refused, model_class=str(meta.get("class", "")))
+    return skops.io.loads(payload, trusted=list(unknown))
+
+
+def save_model(
+    store: ObjectStore,
+    model: Any,
+    *,
+    feature_names: list[str] | None = None,
+    training_data_hash: str | None = None,
+) -> ArtifactRef:
+    """Store a fitted model (skops inside Arrow IPC); digest == object."""
+    data = encode_model(model, feature_names=feature_names, training_data_hash=training_data_hash)
+    digest = store.put_bytes(data)
+    cls = type(model)
+    return ArtifactRef("model", digest, digest, {"class": f"{cls.__module__}.{cls.__qualname__}"})
+
+
+def load_model(store: ObjectStore, ref: ArtifactRef, trusted: list[str] | None = None) -> Any:
+    """The model behind ``ref``; UntrustedModel names any type not trusted."""
+    _expect(ref, "model")
+    data = store.get_bytes(ref.object)
+    return decode_model(data, trusted, what=f"model {ref.digest[:12]}", vetted=True)
+
+
+def model_metadata(store: ObjectStore, ref: ArtifactRef) -> dict[str, Any]:
+    """Class, library versions, feature names and training-data hash, without
+    loading the model."""
+    _expect(ref, "model")
+    return _model_table(store.get_bytes(ref.object), f"model {ref.digest[:12]}")[1]
+
+
+def save_model_file(
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    feature_names: list[str] | None = None,
+    training_data_hash: str | None = None,
+) -> str:
+    """Write the model format to a plain path atomically; returns its digest."""
+    data = encode_model(model, feature_names=feature_names, training_data_hash=training_data_hash)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.lockgate-{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return digest_bytes(data)
+
+
+def load_model_file(
+    path: str | os.PathLike[str], trusted: list[str] | None = None, *, vetted: bool = False
+) -> Any:
+    """Load a model file written by ``save_model_file`` or ``registry export``
+    (skops' trust defaults; ``vetted=True`` adds ``VETTED_TYPES``)."""
+    return decode_model(Path(path).read_bytes(), trusted, what=str(path), vetted=vetted)
+
+
+def model_file_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    return _model_table(Path(path).read_bytes(), str(path))[1]
+
+
+# -- any value ---------------------------------------------------------------------------
+
+
+def _is_table(value: Any) -> bool:
+    module = type(value).__module__
+    if module.startswith("pyarrow"):
+        import pyarrow as pa
+
+        return isinstance(value, pa.Table | pa.RecordBatch)
+    return module.startswith("polars") and type(value).__name__ == "DataFrame"
+
+
+def save_any(store: ObjectStore, value: Any) -> ArtifactRef:
+    """Save by kind: a table, a metrics dict, other JSON (dict/list), else a model."""
+    if _is_table(value):
+        return save_table(store, value)
+    if isinstance(value, Mapping) and metrics_problem(value) is None:
+        return save_metrics(store, value)
+    if isinstance(value, Mapping | list):
+        return save_json(store, value)
+    return save_model(store, value)
+
+
+def load_any(store: ObjectStore, ref: ArtifactRef, trusted: list[str] | None = None) -> Any:
+    """Load any artifact by its kind (files and folders return their local
+    object path or manifest)."""
+    loaders: dict[str, Callable[[], Any]] = {
+        "table": lambda: load_table(store, ref),
+        "model": lambda: load_model(store, ref, trusted),
+        "metrics": lambda: load_metrics(store, ref),
+        "json": lambda: load_json(store, ref),
+        "tree": lambda: load_manifest(store, ref),
+        "file": lambda: store.get_bytes(ref.object),
+    }
+    return loaders[ref.kind]()
+
+
+__all__ = [
+    "KINDS",
+    "VETTED_TYPES",
+    "ArtifactRef",
+    "Kind",
+    "canonical_skops",
+    "decode_model",
+    "encode_model",
+    "load_any",
+    "load_json",
+    "load_manifest",
+    "load_metrics",
+    "load_model",
+    "load_model_file",
+    "load_table",
+    "metrics_problem",
+    "model_file_metadata",
+    "model_metadata",
+    "restore_file",
+    "restore_tree",
+    "save_any",
+    "save_file",
+    "save_json",
+    "save_metrics",
+    "save_model",
+    "save_model_file",
+    "save_table",
+    "save_tree",
+]
