@@ -125,23 +125,54 @@ def push(obj: Obj, remote: str | None, all_commits: bool) -> None:
 
 
 @click.command()
+@click.argument("targets", nargs=-1, metavar="[STAGE|ARTIFACT...]")
 @click.option("-r", "--remote", help="A pyarrow.fs URI, or a remote's name in lockgate.toml.")
 @click.pass_obj
-def pull(obj: Obj, remote: str | None) -> None:
-    """Download the objects the lock files refer to that are missing locally."""
-    from lockgate.reachable import objects_of, referenced_records
+def pull(obj: Obj, targets: tuple[str, ...], remote: str | None) -> None:
+    """Download what the lock files refer to (or only what the named stages
+    produced / the named artifacts) that is missing locally, each object verified."""
+    _transfer_summary("pulled", pull_referenced(obj.project, remote, targets))
+
+
+def pull_referenced(project, remote: str | None, targets: tuple[str, ...] | list[str] = ()):
+    """Pull the objects behind the lock files' records (all, or ``targets``'); a
+    TransferReport. Folder manifests arrive first, then the files they list."""
+    from lockgate.reachable import objects_of, referenced_records, remote_uri
+    from lockgate.store.local import LocalStore
     from lockgate.store.remote import Remote
 
-    store = _store(obj)
-    target = Remote(remote_or_default(obj, remote))
-    records = referenced_records(obj.project)
-    report = target.pull(store, sorted(objects_of(records, store)))
-    # folder manifests arrive first; their files are known only now
-    second = target.pull(store, sorted(objects_of(records, store) - set(report.transferred) - set(report.skipped)))
+    store = LocalStore(project.cache_dir)
+    source = Remote(remote_uri(project, remote))
+    records = _target_records(project, targets) if targets else referenced_records(project)
+    report = source.pull(store, sorted(objects_of(records, store)))
+    done = set(report.transferred) | set(report.skipped) | set(report.failed)
+    second = source.pull(store, sorted(objects_of(records, store) - done))
     report.transferred += second.transferred
+    report.skipped += second.skipped
     report.failed.update(second.failed)
     report.bytes += second.bytes
-    _transfer_summary("pulled", report)
+    return report
+
+
+def _target_records(project, targets) -> list[dict]:
+    """Records of ``STAGE`` / ``PIPELINE:STAGE`` (all its outputs) or ``ARTIFACT`` names."""
+    from lockgate.lock import LockFile
+    from lockgate.reachable import find_artifact
+
+    locks = [LockFile.read(p, p.stem) for p in sorted(project.pipelines_dir.glob("*.lock"))]
+    records: list[dict] = []
+    for target in targets:
+        pipeline, _, name = target.rpartition(":")
+        stages = [entry for lock in locks if not pipeline or lock.pipeline == pipeline
+                  for stage, entry in lock.stages.items() if stage == name]
+        if stages:
+            records += [rec for entry in stages for rec in entry.outputs.values()]
+            continue
+        try:
+            records.append(find_artifact(project, target).record)
+        except UsageError as exc:
+            raise UsageError(f"'{target}' is neither a stage in a lock file nor an artifact: {exc}") from None
+    return records
 
 
 def remote_or_default(obj: Obj, remote: str | None) -> str:

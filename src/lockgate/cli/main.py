@@ -84,11 +84,23 @@ def main(ctx: click.Context, directory: Path, verbose: int) -> None:
     ctx.obj = Obj(directory.resolve())
 
 
-def _register() -> None:
-    from lockgate.cli import cache_cmds, registry_cmds, run_cmds, spec_cmds
+# One CLI module per line: each defines COMMANDS (imported here, so keep them light).
+COMMAND_MODULES = [
+    "lockgate.cli.spec_cmds",
+    "lockgate.cli.run_cmds",
+    "lockgate.cli.cache_cmds",
+    "lockgate.cli.drift_cmd",
+    "lockgate.cli.registry_cmds",
+    "lockgate.cli.git_cmds",
+    "lockgate.cli.watch_cmd",
+]
 
-    for module in (spec_cmds, run_cmds, cache_cmds, registry_cmds):
-        for command in module.COMMANDS:
+
+def _register() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        for command in importlib.import_module(name).COMMANDS:
             main.add_command(command)
 
 

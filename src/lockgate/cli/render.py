@@ -24,7 +24,7 @@ class RunDisplay:
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.console = Console(stderr=True)
+        self.console = Console(stderr=True, soft_wrap=True)  # long messages stay one line (grep)
         self.out = Console()
         self.running: dict[str, float] = {}
         self.done: list[StageOutcome] = []

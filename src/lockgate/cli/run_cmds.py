@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from lockgate.cli.git_cmds import CiRun, ci_options
 from lockgate.cli.main import Obj
 from lockgate.errors import UsageError
 
@@ -48,8 +49,14 @@ def _on_sigterm(signum, frame):  # noqa: ARG001 - a signal handler's signature
 @OVERRIDES
 @click.option("--no-wait", is_flag=True, help="Fail at once if another run holds the repository.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON on stdout.")
+@click.option("--executor", "executor_name", default="local", show_default=True, metavar="local|dask|dask://HOST:PORT",
+              help="Where stages run: threads here, a Dask LocalCluster, or a running Dask scheduler.")
+@click.option("--pull", "pull_first", is_flag=True,
+              help="First fetch what the lock files refer to from the default remote (restore, not re-run).")
+@ci_options
 @click.pass_obj
-def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides, no_wait, as_json) -> None:
+def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides, no_wait, as_json, executor_name, pull_first,
+        ci, frozen, base, summary_file) -> None:
     """Run what is stale in PIPELINE (all pipelines when none), in parallel.
 
     Stages whose fingerprint is unchanged are skipped; known fingerprints are
@@ -65,14 +72,17 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
     project = obj.project
     pipelines, stages = split_targets(obj, args)
     loaded = project.load_all(pipelines, overrides)
+    ci_run = CiRun.start(project, ci=ci, frozen=frozen, base=base, summary=summary_file)
     options = RunOptions(tuple(stages), force, dry_run, keep_going, downstream)
     display = RunDisplay(quiet=as_json)
     signal.signal(signal.SIGTERM, _on_sigterm)
     outcomes = []
-    executor = LocalExecutor(jobs)
+    executor = _make_executor(executor_name, jobs, dry_run) if executor_name != "local" else LocalExecutor(jobs)
     try:
         with repo_lock(project.state_dir, wait=not no_wait, on_wait=display.waiting):
             _ensure_state_dir(project.state_dir)
+            if pull_first and not dry_run:
+                _pull_missing(project)
             runner = Runner(project.root, executor, options=options, on_event=display.event,
                             effects=Effects(project.root))
             try:
@@ -96,7 +106,34 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
     code = exit_code(outcomes)
     if dry_run and code == 0 and any(o.outcome == Outcome.STALE for o in outcomes):
         code = 0
+    if ci_run is not None:  # --ci/--frozen/--base/--summary: lock-is-stale check, then the summary
+        code = ci_run.finish(loaded, outcomes, code, quiet=as_json)
     sys.exit(code)
+
+
+def _make_executor(name: str, jobs: int | None, dry_run: bool):
+    """``--executor``: a dry run decides only, so it never starts a cluster."""
+    from lockgate.executor.local import LocalExecutor
+
+    if name != "dask" and not name.startswith("dask://"):
+        raise UsageError(f"--executor {name!r}: use local, dask, or dask://HOST:PORT")
+    if dry_run:
+        return LocalExecutor(jobs)
+    from lockgate.executor.dask import DaskExecutor
+
+    return DaskExecutor.from_option(name, jobs)
+
+
+def _pull_missing(project) -> None:
+    """``--pull``: objects the lock files name that the local cache lacks; a failure
+    only means that stage runs again, so it warns."""
+    from lockgate.cli.cache_cmds import pull_referenced
+
+    report = pull_referenced(project, None)
+    if report.transferred:
+        click.echo(f"pulled {len(report.transferred)} objects ({report.bytes / 1e6:.1f} MB)", err=True)
+    for digest, reason in sorted(report.failed.items()):
+        click.echo(f"warning: not pulled {digest[:12]}: {reason}; its stage will run", err=True)
 
 
 def _ensure_state_dir(state: Path) -> None:

@@ -154,9 +154,13 @@ class Runner:
                     ok = self._finish(state, job, future)
                     if not ok and not self.options.keep_going:
                         stop = True
-            for name in pending:
-                self._end(state, name, Outcome.CANCELLED if stop else Outcome.SKIPPED,
-                          message="not started: an earlier stage failed (use --keep-going to run the rest)")
+            for name in pending:  # topological order: parents are settled first
+                upstream = self._bad_parent(state, name)
+                if upstream:
+                    self._end(state, name, Outcome.SKIPPED, message=upstream)
+                else:
+                    self._end(state, name, Outcome.CANCELLED,
+                              message="not started: another stage failed (--keep-going runs the rest)")
         except KeyboardInterrupt:
             self.executor.cancel_running()
             for future, job in running.items():
