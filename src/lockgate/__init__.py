@@ -5,6 +5,7 @@ scikit-learn. Statistics kernels live in ``lockgate.kernels`` and load on use.
 """
 
 from lockgate._version import __version__
+from lockgate.api import load_pipeline, run
 from lockgate.errors import (
     CorruptObject,
     LockgateError,
@@ -28,4 +29,6 @@ __all__ = [
     "StoreError",
     "UsageError",
     "__version__",
+    "load_pipeline",
+    "run",
 ]

@@ -16,7 +16,7 @@ def _columns(text: str | None) -> list[str] | None:
     return [c.strip() for c in text.split(",") if c.strip()] if text else None
 
 
-@click.command()
+@click.command(short_help="Compare two tables for data drift.")
 @click.argument("reference", type=click.Path(path_type=Path))
 @click.argument("current", type=click.Path(path_type=Path))
 @click.option("--columns", help="Comma-separated columns to test (default: all shared).")

@@ -38,7 +38,7 @@ def _on_sigterm(signum, frame):  # noqa: ARG001 - a signal handler's signature
     raise KeyboardInterrupt
 
 
-@click.command()
+@click.command(short_help="Run what is stale, in parallel.")
 @click.argument("args", nargs=-1, metavar="[PIPELINE] [STAGE...]")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Stages to run at once [default: number of cores].")

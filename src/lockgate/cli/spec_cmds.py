@@ -25,7 +25,7 @@ stages:
 STATE_GITIGNORE = "# lockgate's cache, logs and audit log: never committed\n*\n"
 
 
-@click.command()
+@click.command(short_help="Create pipelines/, an example spec and .lockgate/.")
 @click.pass_obj
 def init(obj: Obj) -> None:
     """Create pipelines/, an example spec and .lockgate/ in the current folder."""
@@ -48,7 +48,7 @@ def init(obj: Obj) -> None:
         click.echo("already initialized; nothing to do")
 
 
-@click.command()
+@click.command(short_help="Check pipeline specs; exit 2 on any error.")
 @click.argument("pipelines", nargs=-1, metavar="[PIPELINE...]")
 @click.option("-p", "--param", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a param (repeatable).")
@@ -67,7 +67,7 @@ def validate(obj: Obj, pipelines: tuple[str, ...], overrides: tuple[str, ...], a
         click.echo(f"{p.file}: ok ({len(p.stages)} stage{'s' if len(p.stages) != 1 else ''})")
 
 
-@click.command()
+@click.command(short_help="Print the JSON Schema of a pipeline spec.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to a file instead of stdout.")
 def schema(output: Path | None) -> None:
@@ -81,7 +81,7 @@ def schema(output: Path | None) -> None:
         click.echo(text)
 
 
-@click.command()
+@click.command(short_help="Draw the stage graph (ascii, mermaid, dot, json).")
 @click.argument("pipelines", nargs=-1, metavar="[PIPELINE...]")
 @click.option("--format", "fmt", type=click.Choice(["ascii", "mermaid", "dot", "json"]),
               default="ascii", show_default=True, help="Drawing format.")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lockgate.graph.stage import Stage
+if TYPE_CHECKING:  # steps sit below graph in the layering: the type only
+    from lockgate.graph.stage import Stage
 
 
 @dataclass
