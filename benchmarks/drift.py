@@ -127,6 +127,7 @@ def bench(n: int, python: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k rows only")
+    parser.add_argument("--json", type=Path, help="write flat results (for pipelines/benchmarks.yaml)")
     args = parser.parse_args()
     python = ensure_venv()
     sizes = [100_000] if args.quick else [100_000, 1_000_000]
@@ -139,6 +140,15 @@ def main() -> None:
             f"{r['same_columns_flagged']} {r['flagged']}"
         )
     print(json.dumps(rows, indent=1))
+    if args.json:
+        flat: dict[str, float] = {}
+        for r in rows:
+            label = f"{r['rows'] // 1000}k" if r["rows"] < 1_000_000 else f"{r['rows'] // 1_000_000}m"
+            flat[f"speedup_{label}"] = round(r["speedup"], 2)
+            flat[f"profile_gain_{label}"] = round(r["drift_table_s"] / r["batch_with_profile_s"], 2)
+            flat[f"same_flagged_{label}"] = int(bool(r["same_columns_flagged"]))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(flat, indent=2, sort_keys=True) + "\n")
     for r in rows:
         assert r["same_columns_flagged"], f"flagged differ at {r['rows']} rows: {r['flagged']} vs {r['evidently_flagged']}"
 

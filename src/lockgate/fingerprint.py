@@ -74,7 +74,10 @@ def explain(record: Record, locked: StageLock | None) -> list[str]:
             reasons.append(f"changed dependency {path}")
     for arg in sorted(set(record.inputs) | set(locked.inputs)):
         if record.inputs.get(arg) != locked.inputs.get(arg):
-            reasons.append(f"changed input {arg}")
+            if arg.startswith("expr:"):
+                reasons.append(f"changed {arg[5:]} (read by when/gates)")
+            else:
+                reasons.append(f"changed input {arg}")
     if not reasons and record.fingerprint != locked.fingerprint:
         reasons.append("changed fingerprint format")
     return reasons

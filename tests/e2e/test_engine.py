@@ -290,3 +290,24 @@ def test_lock_survives_git_branch_switch(project: Path):
     git(project, "checkout", "-q", "more-rows")
     assert outcomes(project)["table"] in ("cached", "restored")
     assert counts(project) == before
+
+
+def test_cmd_metrics_files_are_gated_by_stage_name(repo: Path):
+    write(repo, "pipelines/bench.yaml", """
+    version: 1
+    params: {speed: 12}
+    stages:
+      kernels:
+        cmd: |
+          mkdir -p results && echo '{"ks_speedup": ${speed}, "nested": {"a": 1}}' > results/k.json
+        metrics: [results/k.json]
+      targets:
+        cmd: echo ok
+        gates: [kernels.ks_speedup >= 10]
+    """)
+    got = outcomes(repo)
+    assert got == {"kernels": "ran", "targets": "ran"}
+    lock = LockFile.read(repo / "pipelines/bench.lock")
+    assert lock.stages["kernels"].metrics == {"results/k.json": {"ks_speedup": 12, "nested": {"a": 1}}}
+    done = lg(repo, "run", "-p", "speed=3", check=3)
+    assert "kernels.ks_speedup = 3, needs >= 10" in done.stderr

@@ -117,7 +117,7 @@ class Runner:
         state = _State(pipeline, LockFile.read(lock_path, pipeline.name), lock_path, selected)
         for name, entry in state.lock.stages.items():  # what earlier runs produced
             state.outputs[name] = entry.outputs
-            self._remember_metrics(state, entry.outputs, entry.metrics)
+            self._remember_metrics(state, entry.outputs, entry.metrics, name)
         try:
             self._loop(state)
         finally:
@@ -417,14 +417,20 @@ class Runner:
             gates=[d.to_record() for d in decisions], duration=duration,
         )
         state.outputs[name] = outputs
-        self._remember_metrics(state, outputs, metrics)
+        self._remember_metrics(state, outputs, metrics, name)
         if time.monotonic() - state.lock_written >= LOCK_WRITE_INTERVAL:
             self._write_lock(state)
 
-    def _remember_metrics(self, state: _State, outputs: dict, metrics: dict) -> None:
+    def _remember_metrics(self, state: _State, outputs: dict, metrics: dict, stage: str = "") -> None:
         for artifact, values in metrics.items():
             if artifact in outputs or artifact in state.pipeline.producers:
                 state.metrics[artifact] = values
+        spec = state.pipeline.stages.get(stage)
+        if spec is not None and spec.kind == "cmd" and state.pipeline.producers.get(stage) == stage:
+            merged: dict[str, Any] = {}
+            for path in spec.metrics:  # every metrics file of the stage, in spec order
+                merged.update(metrics.get(path, {}))
+            state.metrics[stage] = merged
 
     def _write_lock(self, state: _State, prune: bool = False) -> None:
         if self.options.dry_run:

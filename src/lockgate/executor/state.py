@@ -80,6 +80,11 @@ class Workspace:
                     raise UpstreamUnknown(producer)
                 inputs[arg] = str(records[artifact]["digest"])
                 job_inputs[arg] = records[artifact]
+        for artifact in expression_artifacts(pipeline, stage):  # what when/gates read
+            records = outputs_of.get(pipeline.producers[artifact])
+            if records is None:
+                raise UpstreamUnknown(pipeline.producers[artifact])
+            inputs[f"{EXPR_PREFIX}{artifact}"] = _artifact_digest(artifact, records)
         deps = {path: self.path_digest(path) for path in sorted(stage.deps)}
         record = Record(
             definition=definition_digest(stage),
@@ -137,6 +142,32 @@ class Workspace:
                     shutil.rmtree(target)
                 restore_file(self.store, ref, target)
             self.stats.forget(target) if hasattr(self.stats, "forget") else None
+
+
+EXPR_PREFIX = "expr:"
+"""Inputs read only by when/gates are recorded as ``expr:ARTIFACT``."""
+
+
+def expression_artifacts(pipeline: Pipeline, stage: Stage) -> list[str]:
+    """Artifacts produced in the pipeline that the stage's when/gates reference."""
+    known = {**pipeline.producers, **dict.fromkeys(pipeline.inputs, "")}
+    exprs = ([stage.when] if stage.when else []) + list(stage.gates)
+    found = []
+    for expr in exprs:
+        for ref in expr.refs:
+            artifact = resolve_artifact(ref.name, stage, known)
+            if artifact in pipeline.producers and artifact not in found:
+                found.append(artifact)
+    return sorted(found)
+
+
+def _artifact_digest(artifact: str, records: dict[str, dict[str, Any]]) -> str:
+    if artifact in records:
+        return str(records[artifact]["digest"])
+    # a cmd stage's metrics files, gated on by the stage's name: all of its outputs
+    from lockgate.hashing import hash_value
+
+    return hash_value({k: v.get("digest") for k, v in sorted(records.items())})
 
 
 def is_current(record: Record, locked: StageLock | None) -> bool:

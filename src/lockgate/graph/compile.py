@@ -21,6 +21,7 @@ import networkx as nx
 from lockgate.errors import SpecError, SpecIssue
 from lockgate.graph.stage import Stage, expand_stages
 from lockgate.spec.load import LoadedSpec
+from lockgate.spec.models import NAME_RE
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,12 @@ def _producers(
                 ))
             else:
                 producers[artifact] = stage.name
+    for stage in stages.values():
+        # a cmd stage's metrics files are one artifact named after the stage, so gates
+        # can say `kernels.ks_speedup` (unless that name is already an artifact)
+        if stage.kind == "cmd" and stage.metrics and NAME_RE.match(stage.name):
+            if stage.name not in producers and stage.name not in inputs:
+                producers[stage.name] = stage.name
     return producers
 
 
@@ -134,6 +141,12 @@ def _artifact_edges(
                 ("stages", stage.base, "in", arg),
                 f"stage '{stage.name}' reads '{artifact}', which nothing produces"
                 + _did_you_mean(artifact, producers, inputs, loaded),
+            ))
+        elif resolved in producers and resolved == producers[resolved]:
+            issues.append(loaded.issue(
+                ("stages", stage.base, "in", arg),
+                f"stage '{stage.name}' reads '{artifact}', the metrics of cmd stage '{resolved}'; "
+                "use them in when:/gates:, or list the metrics file under deps:",
             ))
         elif resolved in producers:
             _edge(graph, producers[resolved], stage.name, "artifact", resolved)

@@ -27,7 +27,7 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
         "artifact": record,
         "metrics": {k: v for k, v in (metrics or {}).items() if isinstance(v, (int, float))},
         "params": dict(ctx.stage.params),
-        "data": dict(ctx.input_digests),
+        "data": {k: v for k, v in ctx.input_digests.items() if not k.startswith("expr:")},
         "stage": ctx.stage.name,
         "pipeline": ctx.stage.pipeline,
     })
