@@ -94,9 +94,11 @@ class RunDisplay:
         table.add_column("time", justify="right")
         table.add_column("why")
         for o in outcomes:
+            why = ", ".join(o.reasons)
+            if o.message:
+                why += ("; " if why else "") + o.message.splitlines()[0]
             row = [o.stage, Text(o.outcome.value, style=STYLE[o.outcome]),
-                   f"{o.duration:.2f}s" if o.duration else "",
-                   ", ".join(o.reasons) or o.message.splitlines()[0] if (o.reasons or o.message) else ""]
+                   f"{o.duration:.2f}s" if o.duration else "", why]
             table.add_row(*([o.pipeline] if several else []), *row)
         self.out.print(table)
         counts: dict[str, int] = {}
