@@ -62,7 +62,7 @@ def _diff_command(obj: Obj, revs, as_json: bool, as_md: bool, show_all: bool, wh
 
 @click.group()
 def metrics() -> None:
-    """Metrics recorded in the lock files: show them, or diff two revisions."""
+    """Show or diff the metrics recorded in lock files."""
 
 
 @metrics.command("show")
@@ -109,7 +109,7 @@ def metrics_diff(obj: Obj, revs: tuple[str, ...], as_json: bool, as_md: bool, sh
 
 @click.group()
 def params() -> None:
-    """Params recorded in the lock files."""
+    """Diff the params recorded in lock files."""
 
 
 @params.command("diff")
@@ -132,13 +132,17 @@ ATTRIBUTES_LINE = "pipelines/*.lock merge=lockgate"
 
 @click.group("merge-driver")
 def merge_driver() -> None:
-    """A git merge driver that merges lock files stage by stage."""
+    """Merge lock files stage by stage (git driver)."""
 
 
 @merge_driver.command("install")
 @click.pass_obj
 def merge_driver_install(obj: Obj) -> None:
-    """Register the driver in .git/config and pipelines/*.lock in .gitattributes (idempotent)."""
+    """Register the lock merge driver with git.
+
+    Writes ``[merge "lockgate"]`` to .git/config and ``pipelines/*.lock
+    merge=lockgate`` to .gitattributes; running it again changes nothing.
+    """
     from lockgate import gitrev
 
     root = obj.project.root
