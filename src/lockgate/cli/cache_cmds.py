@@ -33,7 +33,7 @@ def _load(obj: Obj, name: str):
     return found, ref, load_any(store, ref) if ref.kind not in ("file", "tree") else None
 
 
-@click.command()
+@click.command(short_help="Show an artifact (schema and head, metrics, model).")
 @click.argument("artifact")
 @click.option("-n", "--rows", default=10, show_default=True, help="Rows of the head to show.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -50,7 +50,7 @@ def show(obj: Obj, artifact: str, rows: int, as_json: bool) -> None:
         click.echo(info["text"])
 
 
-@click.command()
+@click.command(short_help="Write an artifact to a file.")
 @click.argument("artifact")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
@@ -77,7 +77,7 @@ def export(obj: Obj, artifact: str, path: Path) -> None:
     click.echo(f"wrote {found.name} ({ref.kind}) to {path}")
 
 
-@click.command()
+@click.command(short_help="Remove cached objects nothing refers to.")
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would be removed.")
 @click.option("--all-commits", is_flag=True, help="Keep what any git commit's lock files refer to.")
 @click.option("--keep-run-cache", is_flag=True, help="Keep every object the run-cache refers to.")
@@ -109,7 +109,7 @@ def _transfer_summary(verb: str, report) -> None:
         sys.exit(1)
 
 
-@click.command()
+@click.command(short_help="Upload cached objects a remote lacks.")
 @click.option("-r", "--remote", help="A pyarrow.fs URI, or a remote's name in lockgate.toml.")
 @click.option("--all-commits", is_flag=True, help="Push what any commit's lock files refer to.")
 @click.pass_obj

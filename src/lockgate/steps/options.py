@@ -100,6 +100,10 @@ class DriftOptions(_Options):
     threshold: float | None = None
     per_column: dict[str, ColumnDrift] = Field(default_factory=dict)
     drift_share: float = Field(0.5, gt=0, le=1, description="Share of drifted columns that is dataset drift.")
+    streaming: bool = Field(
+        False, description="Read the inputs in batches with bounded memory (KS/Wasserstein from sketches)."
+    )
+    batch_rows: int = Field(250_000, ge=1, description="Rows per batch when streaming.")
 
 
 class Range(_Options):

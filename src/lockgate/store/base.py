@@ -61,8 +61,10 @@ def warn_corrupt(digest: str, actual: str, where: str) -> CorruptObject:
     log.warning(
         "object %s (%s) is corrupt: its content hashes to %s; dropping it, "
         "so it will be fetched or rebuilt as if missing",
-        digest[:12], where, actual[:12],
-    )  # fmt: skip
+        digest[:12],
+        where,
+        actual[:12],
+    )
     return CorruptObject(digest, actual, where)
 
 

@@ -162,8 +162,10 @@ class Remote:
             if actual != digest:
                 log.warning(
                     "remote object %s (%s) is corrupt: its content hashes to %s; not stored",
-                    digest[:12], self.uri, actual[:12],
-                )  # fmt: skip
+                    digest[:12],
+                    self.uri,
+                    actual[:12],
+                )
                 return (
                     "failed",
                     digest,
@@ -200,6 +202,10 @@ class Remote:
                 report.bytes += size
         log.info(
             "%s %s: %d transferred, %d already there, %d failed",
-            verb, self.uri, len(report.transferred), len(report.skipped), len(report.failed),
-        )  # fmt: skip
+            verb,
+            self.uri,
+            len(report.transferred),
+            len(report.skipped),
+            len(report.failed),
+        )
         return report

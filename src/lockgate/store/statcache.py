@@ -45,6 +45,10 @@ CREATE TABLE IF NOT EXISTS stat_cache (
 """
 
 
+def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
 class StatCache:
     """Hashes of files keyed by their stat, in SQLite at ``db_path``."""
 
@@ -97,15 +101,13 @@ class StatCache:
         ).fetchone()
         if row is not None:
             size, mtime_ns, inode, digest, hashed_at_ns = row
-            same = (size, mtime_ns, inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
-            if same and st.st_mtime_ns + RACY_WINDOW_NS <= hashed_at_ns:
+            if (size, mtime_ns, inode) == _stat_key(
+                st
+            ) and st.st_mtime_ns + RACY_WINDOW_NS <= hashed_at_ns:
                 return str(digest)
         hashed_at_ns = time.time_ns()  # taken before the read: see "racy" above
         digest = self.file_hash(key)
-        after = os.stat(key)
-        if (after.st_size, after.st_mtime_ns, after.st_ino) == (
-            st.st_size, st.st_mtime_ns, st.st_ino,
-        ):  # fmt: skip
+        if _stat_key(os.stat(key)) == _stat_key(st):  # not rewritten while we read it
             db.execute(
                 "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?)",
                 (key, st.st_size, st.st_mtime_ns, st.st_ino, digest, hashed_at_ns),

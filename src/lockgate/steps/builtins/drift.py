@@ -4,6 +4,10 @@ The artifact holds the summary (``share_drifted``, ``dataset_drift``,
 ``n_drifted``, ``n_columns``) that gates read, and every column's test,
 statistic, threshold and verdict. Works on predictions too: point
 ``current`` at a predict stage's output and list the score column.
+
+``streaming: true`` reads both sides in batches of ``batch_rows``
+(``kernels.streaming``): exact for the categorical and binned tests, KS and
+Wasserstein from quantile sketches with a documented error bound.
 """
 
 from __future__ import annotations
@@ -15,21 +19,30 @@ from lockgate.steps.options import DriftOptions as Options
 
 
 def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str, Any]:
-    from lockgate.kernels import drift_table
-
-    reference, current = inputs["reference"], inputs["current"]
-    shared = [c for c in reference.column_names if c in set(current.column_names)]
+    if options.streaming:
+        reference, current = (_dataset(ctx, "reference"), _dataset(ctx, "current"))
+    else:
+        reference, current = inputs["reference"], inputs["current"]
+    names = {"reference": _names(reference), "current": _names(current)}
+    shared = [c for c in names["reference"] if c in set(names["current"])]
     columns = options.columns or [c for c in shared if c not in options.exclude]
     for column in columns:
-        for side, table in (("reference", reference), ("current", current)):
-            if column not in table.column_names:
+        for side in ("reference", "current"):
+            if column not in names[side]:
                 raise StepFailure(f"drift: column '{column}' is not in the {side} table")
+    common: dict[str, Any] = {
+        "method": options.method, "threshold": options.threshold, "drift_share": options.drift_share,
+        "per_column": {k: v.model_dump(exclude_none=True) for k, v in options.per_column.items()},
+    }
     try:
-        result = drift_table(
-            reference, current, columns, method=options.method, threshold=options.threshold,
-            per_column={k: v.model_dump(exclude_none=True) for k, v in options.per_column.items()},
-            drift_share=options.drift_share,
-        )
+        if options.streaming:
+            from lockgate.kernels.streaming import streaming_drift
+
+            result = streaming_drift(reference, current, columns, batch_rows=options.batch_rows, **common)
+        else:
+            from lockgate.kernels import drift_table
+
+            result = drift_table(reference, current, columns, **common)
     except ValueError as exc:
         raise StepFailure(f"drift: {exc}") from None
     return {
@@ -39,3 +52,28 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
         "n_columns": int(result.table.height),
         "columns": result.table.to_dicts(),
     }
+
+
+def _names(table: Any) -> list[str]:
+    return list(table.column_names if hasattr(table, "column_names") else table.schema.names)
+
+
+def _dataset(ctx: StepContext, arg: str) -> Any:
+    """The input as a pyarrow Dataset read in batches: a Parquet/IPC path of the
+    workspace, or the table's Arrow IPC object in the cache."""
+    from lockgate.kernels.streaming import dataset_of
+
+    record = ctx.input_records.get(arg, {})
+    try:
+        if "path" in record:
+            return dataset_of(ctx.root / record["path"])
+        if record.get("kind") == "table":
+            # LocalStore's layout (store/base.py object_relpath); steps sit below store,
+            # and the worker has just read and verified this object
+            digest = str(record["object"])
+            path = ctx.root / ".lockgate" / "cache" / "objects" / digest[:2] / digest[2:]
+            if path.is_file():
+                return dataset_of(path, "ipc")
+    except ValueError as exc:
+        raise StepFailure(f"drift: {arg}: {exc}") from None
+    raise StepFailure(f"drift: streaming needs '{arg}' to be a table (a Parquet path or a table artifact)")
