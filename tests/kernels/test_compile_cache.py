@@ -96,16 +96,38 @@ def test_notice_is_logged_once_when_nothing_is_cached(
     assert caplog.records[0].levelno == logging.WARNING
 
 
+def _fake_index(cache: Path, source: Path) -> Path:
+    index = cache / "work" / "src" / f"{source.stem}._split_by_class-98.py311.nbi"
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_bytes(b"")
+    return index
+
+
 def test_no_notice_when_the_cache_is_warm(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_notice_state
 ) -> None:
-    index = tmp_path / "work" / "src" / "metrics._split_by_class-98.py311.nbi"
-    index.parent.mkdir(parents=True)
-    index.write_bytes(b"")
-    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    source = tmp_path / "metrics.py"
+    source.write_text("")
+    index = _fake_index(tmp_path / "cache", source)
+    os.utime(source, (1_000_000, 1_000_000))  # the source predates its index
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
     with caplog.at_level(logging.WARNING, logger="lockgate.kernels"):
-        _compile.announce_compile("/somewhere/metrics.py")
-    assert caplog.records == []
+        _compile.announce_compile(str(source))
+    assert index.exists() and caplog.records == []
+
+
+def test_notice_when_the_source_is_newer_than_its_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, fresh_notice_state
+) -> None:
+    """After an upgrade numba recompiles, stale index files or not; so we say so."""
+    source = tmp_path / "metrics.py"
+    source.write_text("")
+    index = _fake_index(tmp_path / "cache", source)
+    os.utime(index, (1_000_000, 1_000_000))
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "cache"))
+    with caplog.at_level(logging.WARNING, logger="lockgate.kernels"):
+        _compile.announce_compile(str(source))
+    assert [r.getMessage() for r in caplog.records] == [NOTICE]
 
 
 # ------------------------------------------------------------ cache location

@@ -66,19 +66,35 @@ _checked: set[str] = set()
 def announce_compile(module_file: str) -> None:
     """Say once, before the first call compiles, that compiling is what takes time.
 
-    Numba names its cache index ``<module>.<function>-<line>.py<ver>.nbi``; if no
-    index for ``module_file`` exists yet, this process is about to compile.
-    Each kernel module is checked once per process (a directory scan is too
-    slow to repeat on every call) and the notice is logged at most once.
+    Numba names its cache index ``<module>.<function>-<line>.py<ver>.nbi`` and
+    discards an index older than the module's source (an upgrade, an edit);
+    if no index for ``module_file`` is at least as new as the source, this
+    process is about to compile. Each kernel module is checked once per
+    process (a directory scan is too slow to repeat on every call) and the
+    notice is logged at most once.
     """
     global _announced
     stem = Path(module_file).stem
     if _announced or stem in _checked:
         return
     _checked.add(stem)
-    if not any(cache_dir().glob(f"**/{stem}.*.nbi")):
+    if not _fresh_index_exists(Path(module_file)):
         _announced = True
         log.warning("compiling lockgate's statistics kernels (first use on this machine)...")
+
+
+def _fresh_index_exists(module_file: Path) -> bool:
+    try:
+        source_time = module_file.stat().st_mtime
+    except OSError:
+        source_time = 0.0
+    for index in cache_dir().glob(f"**/{module_file.stem}.*.nbi"):
+        try:
+            if index.stat().st_mtime >= source_time:
+                return True
+        except OSError:  # removed while we looked
+            continue
+    return False
 
 
 def njit(*args, **kwargs):

@@ -10,17 +10,21 @@ values into a clear ``ValueError``. Messages are built on that slow path only.
 
 How the speed is found:
 
-* Ranking metrics (AUC, AP) need the scores in order. NumPy's sort is faster
-  than numba's ``np.sort`` and sorting values is faster than ``argsort``, so a
-  numba pass splits the scores by class into one buffer, NumPy sorts each
-  class in place, and a second numba pass walks the two sorted runs once.
+* Ranking metrics (AUC, AP) need the scores in order, not the order itself
+  (no ``argsort``). A numba pass splits the scores by class into one buffer
+  as integer sort keys (same order, ties kept), each class is radix-sorted
+  (linear: 4-6x faster than ``np.sort`` here, which is itself faster than
+  numba's ``np.sort``), and a last pass walks the two sorted runs once.
 * Counting and regression metrics are one fused pass. Float sums run over
   fixed blocks of ``_BLOCK`` values with four accumulators (independent add
   chains, so the loop is not bound by add latency), added in block order.
+* Log loss: a numba pass picks and clips P(true class) into a cache-sized
+  scratch chunk, and NumPy's SIMD ``log`` and ``sum`` finish the chunk (the
+  scalar libm ``log`` a numba loop calls is several times slower).
 * Two cores: large inputs are cut in two halves; a helper thread takes the
-  first while the caller takes the second (numba kernels are ``nogil``, NumPy
-  sorts and logs release the GIL), and the caller takes the first half back if
-  the helper has not started it. We measured numba's own ``parallel=True``
+  first while the caller takes the second (numba kernels are ``nogil``, and
+  NumPy's ``log`` releases the GIL), and the caller takes the first half back
+  if the helper has not started it. We measured numba's own ``parallel=True``
   (OpenMP) first: as fast on an idle box, but when other processes load both
   cores its barrier waits for a descheduled thread and a 0.2 ms kernel takes
   16-24 ms; and OpenMP does not survive ``fork`` (dask, multiprocessing).
@@ -83,14 +87,14 @@ _BLOCK = 4096
 # Inputs at least this long are processed in two halves (see the module
 # docstring). Handing a half to the helper thread costs ~30 us, so a kernel
 # splits only where its serial time is well above that: memory-bound passes
-# run at ~0.4 ns/row, the log-loss pipeline at ~1.6 ns/row, sorting at ~50.
+# run at ~0.4 ns/row, the log-loss pipeline at ~1.6 ns/row, sorting at ~15.
 _SPLIT_MIN_PASS = 1 << 18
-_SPLIT_MIN_LOG = 1 << 16
+_SPLIT_MIN_LOG = 1 << 17
 _SPLIT_MIN_SORT = 1 << 15
 
 # Rows per step of the log-loss pipeline (kernel -> np.log -> np.sum): the
 # scratch buffer stays in cache instead of growing with the input.
-_LOG_CHUNK = 1 << 15
+_LOG_CHUNK = 1 << 16
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -164,13 +168,30 @@ def _in_halves(part: Callable[[slice], T], n: int, min_size: int) -> list[T]:
 # --------------------------------------------------------------------------
 
 
+_SIGN = np.uint64(1 << 63)
+
+
+@njit(nogil=True)
+def _sort_key(value):
+    """An unsigned integer that orders like ``value`` does (any float, not NaN).
+
+    The IEEE-754 trick: flip every bit of a negative number, only the sign bit
+    of a positive one. Adding 0.0 first turns -0.0 into 0.0, so that equal
+    floats get equal keys and ties stay ties. float32 widens to float64
+    exactly, so one key type serves both.
+    """
+    bits = np.float64(np.float64(value) + 0.0).view(np.uint64)
+    negative = bits >> np.uint64(63)
+    return bits ^ ((np.uint64(0) - negative) | _SIGN)
+
+
 @njit(nogil=True)
 def _split_by_class(labels, scores, out):
-    """Copy positives' scores to the front of ``out`` and negatives' to the back.
+    """Write positives' sort keys to the front of ``out`` and negatives' to the back.
 
-    Branch-free: every value is written at both ends and only the matching end
+    Branch-free: every key is written at both ends and only the matching end
     advances, so random labels cost no mispredicted branches; a stray write
-    always lands on a slot that a later value (or the same one) overwrites.
+    always lands on a slot that a later key (or the same one) overwrites.
     Returns (number of positives, labels outside {0, 1}, NaN scores).
     """
     lo = 0
@@ -182,13 +203,47 @@ def _split_by_class(labels, scores, out):
         value = scores[i]
         positive = label == 1
         negative = label == 0
-        out[lo] = value
-        out[hi] = value
+        key = _sort_key(value)
+        out[lo] = key
+        out[hi] = key
         lo += positive
         hi -= negative
         bad_labels += not (positive or negative)
         nan_scores += value != value
     return lo, bad_labels, nan_scores
+
+
+@njit(nogil=True)
+def _radix_sort(keys, scratch):
+    """Sort uint64 ``keys``; returns whichever of ``keys``/``scratch`` holds the result.
+
+    LSD radix sort, one byte per pass, skipping bytes that every key shares
+    (scores in [0, 1) share their top byte; float32 scores their low three).
+    Linear time: 4-6x faster than ``np.sort`` on this box at 1e5-1e7 values.
+    """
+    n = keys.size
+    counts = np.zeros((8, 256), np.int64)
+    for i in range(n):
+        key = keys[i]
+        for digit in range(8):
+            counts[digit, (key >> np.uint64(8 * digit)) & np.uint64(0xFF)] += 1
+    source, target = keys, scratch
+    offsets = np.empty(256, np.int64)
+    for digit in range(8):
+        if counts[digit].max() == n:  # every key has this byte: nothing to move
+            continue
+        total = 0
+        for byte in range(256):
+            offsets[byte] = total
+            total += counts[digit, byte]
+        shift = np.uint64(8 * digit)
+        for i in range(n):
+            key = source[i]
+            byte = (key >> shift) & np.uint64(0xFF)
+            target[offsets[byte]] = key
+            offsets[byte] += 1
+        source, target = target, source
+    return source
 
 
 @njit(nogil=True)
@@ -272,35 +327,37 @@ def _precision_weighted_sum(pos, neg):
 
 
 class _ClassRuns(NamedTuple):
-    pos: np.ndarray  # ascending
-    neg: np.ndarray  # ascending
+    pos: np.ndarray  # ascending sort keys
+    neg: np.ndarray  # ascending sort keys
     bad_labels: int
     nan_scores: int
 
 
-def _split_and_sort(labels: np.ndarray, scores: np.ndarray, out: np.ndarray) -> _ClassRuns:
-    n_pos, bad_labels, nan_scores = _split_by_class(labels, scores, out)
-    pos, neg = out[:n_pos], out[n_pos:]
-    if not (bad_labels or nan_scores):
-        pos.sort()
-        neg.sort()
-    return _ClassRuns(pos, neg, int(bad_labels), int(nan_scores))
+def _split_and_sort(labels: np.ndarray, scores: np.ndarray, keys: np.ndarray, scratch: np.ndarray) -> _ClassRuns:
+    n_pos, bad_labels, nan_scores = _split_by_class(labels, scores, keys)
+    if bad_labels or nan_scores:  # the caller raises; sorting would be wasted
+        return _ClassRuns(keys[:0], keys[:0], int(bad_labels), int(nan_scores))
+    pos = _radix_sort(keys[:n_pos], scratch[:n_pos])
+    neg = _radix_sort(keys[n_pos:], scratch[n_pos:])
+    return _ClassRuns(pos, neg, 0, 0)
 
 
 def _ranking_inputs(y_true: Any, y_score: Any, metric: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validated scores of the positives and of the negatives, each sorted ascending.
+    """Validated sort keys of the positives' and of the negatives' scores, each ascending.
 
     With two halves, each half is split and sorted on its own core, then the
-    halves' runs are merged (positives on one core, negatives on the other):
-    a linear merge costs a tenth of the sort it halves.
+    halves' runs are merged (positives on one core, negatives on the other).
     """
     labels = as_labels(y_true, "y_true")
     scores = as_scores(y_score, "y_score")
     check_same_length(labels, scores, ("y_true", "y_score"))
     check_not_empty(labels, "y_true")
     announce_compile(__file__)
-    out = np.empty_like(scores)
-    parts = _in_halves(lambda s: _split_and_sort(labels[s], scores[s], out[s]), labels.size, _SPLIT_MIN_SORT)
+    keys = np.empty(labels.size, dtype=np.uint64)
+    scratch = np.empty_like(keys)
+    parts = _in_halves(
+        lambda s: _split_and_sort(labels[s], scores[s], keys[s], scratch[s]), labels.size, _SPLIT_MIN_SORT
+    )
     if any(p.bad_labels for p in parts):
         raise ValueError(describe_bad_labels(y_true, "y_true"))
     if any(p.nan_scores for p in parts):
@@ -311,7 +368,7 @@ def _ranking_inputs(y_true: Any, y_score: Any, metric: str) -> tuple[np.ndarray,
     if len(parts) == 1:
         return parts[0].pos, parts[0].neg
     first, second = parts
-    merged = np.empty_like(scores)
+    merged = np.empty_like(keys)
     pos, neg = merged[:n_pos], merged[n_pos:]
     _both(lambda: _merge(first.pos, second.pos, pos), lambda: _merge(first.neg, second.neg, neg))
     return pos, neg
