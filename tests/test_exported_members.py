@@ -19,7 +19,7 @@ def test_kernels_api_is_pinned():
         "roc_auc", "average_precision", "confusion_matrix", "precision", "recall", "f1",
         "accuracy", "log_loss", "mae", "rmse", "r2", "ks_2samp", "wasserstein", "psi",
         "jensen_shannon", "chi2", "z_test", "psi_categorical", "jensen_shannon_categorical",
-        "drift_table", "DriftResult", "profile", "Profile",
+        "drift_table", "DriftResult", "profile", "Profile", "streaming_drift",
     ])
     for name in lockgate.kernels.__all__:
         assert callable(getattr(lockgate.kernels, name)), name

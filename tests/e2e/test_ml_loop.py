@@ -214,3 +214,17 @@ def test_step_options_are_checked_before_anything_runs(ml: Path):
     done = lg(ml, "run", check=2)
     assert "step 'split' has no option 'test_sise' (did you mean 'test_size'?)" in done.stderr
     assert not (ml / "pipelines/ml.lock").exists()
+
+
+def test_streaming_drift_step_agrees_with_in_memory(ml: Path):
+    write(ml, "pipelines/ml.yaml", SPEC + """
+  drift_streamed:
+    uses: drift
+    in: {reference: train, current: live}
+    with: {exclude: [y], streaming: true, batch_rows: 50}
+    out: [drift_streamed]
+""")
+    got = run_json(ml, "-p", "shift=2.5", "drift", "drift_streamed")
+    assert got["drift_streamed"]["outcome"] == "ran"
+    lock = LockFile.read(ml / "pipelines/ml.lock")
+    assert lock.stages["drift_streamed"].metrics["drift_streamed"] == lock.stages["drift"].metrics["drift"]

@@ -325,16 +325,9 @@ def _as_requested(value: Any, func: Any, arg: str) -> Any:
 
 def _run_python(job: Job, store: Any, result: JobResult) -> None:
     stage = job.stage
-    from lockgate.errors import CorruptObject
-
-    inputs = {}
-    for arg, rec in job.inputs.items():
-        try:
-            inputs[arg] = _load_input(store, rec, job.root)
-        except CorruptObject:
-            raise CorruptInput(arg) from None
     if stage.kind == "call":
         func = _import_function(job)
+        inputs = _load_inputs(job, store)
         args = {arg: _as_requested(v, func, arg) for arg, v in inputs.items()}
         _check_signature(func, {**args, **stage.with_})
         value = func(**args, **stage.with_)
@@ -343,10 +336,26 @@ def _run_python(job: Job, store: Any, result: JobResult) -> None:
         from lockgate.steps.base import StepContext
 
         step = load_step(str(stage.run))
+        options = _step_options(step, stage)
+        # a step that reads its inputs itself (streaming drift) gets none loaded in memory
+        lazy = getattr(step, "lazy_inputs", lambda options: False)(options)
+        inputs = {} if lazy else _load_inputs(job, store)
         ctx = StepContext(stage=stage, root=Path(job.root), input_digests=job.input_digests,
                           input_records=job.inputs, extra=job.extra, effects=result.effects)
-        value = step.run(inputs, _step_options(step, stage), ctx)
+        value = step.run(inputs, options, ctx)
     _save_outputs(job, store, value, result)
+
+
+def _load_inputs(job: Job, store: Any) -> dict[str, Any]:
+    from lockgate.errors import CorruptObject
+
+    inputs = {}
+    for arg, rec in job.inputs.items():
+        try:
+            inputs[arg] = _load_input(store, rec, job.root)
+        except CorruptObject:
+            raise CorruptInput(arg) from None
+    return inputs
 
 
 def _check_signature(func: Any, kwargs: dict[str, Any]) -> None:

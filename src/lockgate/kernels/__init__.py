@@ -39,6 +39,8 @@ _EXPORTS = {
     "DriftResult": "table",
     "profile": "table",
     "Profile": "table",
+    # bounded-memory drift over parquet batches (streaming.py)
+    "streaming_drift": "streaming",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,6 +18,11 @@ from lockgate.steps.base import StepContext, StepFailure
 from lockgate.steps.options import DriftOptions as Options
 
 
+def lazy_inputs(options: Options) -> bool:
+    """Streaming reads both sides itself, in batches: the runner loads neither."""
+    return options.streaming
+
+
 def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str, Any]:
     if options.streaming:
         reference, current = (_dataset(ctx, "reference"), _dataset(ctx, "current"))
