@@ -11,15 +11,17 @@ itself. One line per cycle on stderr: what changed, what ran, the outcome.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 import click
 
 from lockgate.cli.main import Obj
-from lockgate.cli.run_cmds import OVERRIDES, _ensure_state_dir, _on_sigterm
+from lockgate.cli.run_cmds import OVERRIDES, _ensure_state_dir
 from lockgate.errors import LockgateError, SpecError
 
 SHOW_CHANGED = 3  # paths named per cycle line
@@ -47,28 +49,72 @@ def watch(obj: Obj, pipeline, jobs, overrides, debounce) -> None:
 
     project = obj.project
     names = [str(project.spec_path(pipeline))] if pipeline else []
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _install_signal_handlers()
     executor = LocalExecutor(jobs)
     session = _Session(project, names, tuple(overrides), executor)
-    session.load(startup=True)
-    watcher = Watcher(session.paths(), session.cycle, debounce, ignore=session.ignored)
-    session.watcher = watcher
+    watcher = None
     code = 0
     try:
+        session.load(startup=True)
+        watcher = session.watcher = Watcher(session.paths(), session.cycle, debounce, ignore=session.ignored)
         watcher.start()  # before the first run: a save during it starts the next one
         session.cycle(set())
         click.echo(f"watching {len(watcher.paths)} paths (Ctrl-C to stop)", err=True)
         watcher.serve()
     except KeyboardInterrupt:
-        if session.running:
+        if session.interrupted:
             click.echo("interrupted: finished stages are recorded; cache and lock are consistent", err=True)
             code = 130
         else:
             click.echo("stopped watching", err=True)
     finally:
-        watcher.stop()
+        if watcher is not None:
+            watcher.stop()
         executor.close()
     sys.exit(code)
+
+
+def _install_signal_handlers() -> None:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread, promptly.
+
+    The kernel may deliver a process-directed signal to any thread, and once
+    polars' threads exist it often lands on one of them. Python then only sets a
+    flag that the main thread checks when it next runs bytecode, so a runner
+    blocked until a stage finishes would notice Ctrl-C only then. The C-level
+    handler always writes the signal number to the wakeup fd: a relay thread reads
+    it and pokes the main thread with a no-op signal, which interrupts its wait
+    so the handler runs there. It pokes again every 50 ms until the handler has
+    run (a poke landing just before the main thread goes to sleep is lost)."""
+    handled = [0.0]
+
+    def interrupt(signum, frame):  # noqa: ARG001 - a signal handler's signature
+        handled[0] = time.monotonic()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(_POKE, lambda signum, frame: None)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def relay() -> None:
+        while data := os.read(read_fd, 64):
+            if signal.SIGINT not in data and signal.SIGTERM not in data:
+                continue
+            start = time.monotonic()
+            if start - handled[0] < 0.5:
+                continue  # the main thread got there first
+            while handled[0] < start and time.monotonic() - start < 2.0:
+                signal.pthread_kill(main, _POKE)
+                time.sleep(0.05)
+
+    threading.Thread(target=relay, name="lockgate-signals", daemon=True).start()
+
+
+_POKE = signal.SIGUSR1
 
 
 class _Session:
@@ -84,7 +130,7 @@ class _Session:
         self.outs: tuple[Path, ...] = ()
         self.modules: set[Path] = set()
         self.watcher = None
-        self.running = False
+        self.interrupted = False
 
     # -- what to watch ------------------------------------------------------------------
 
@@ -134,7 +180,10 @@ class _Session:
         return base | self.watched
 
     def ignored(self, path: Path) -> bool:
-        """Paths the run itself writes."""
+        """Paths the run itself writes, and files beside the specs that are not specs
+        (a temporary file an editor renames over a spec still counts: as the rename)."""
+        if path.parent == self.project.pipelines_dir and path.suffix not in (".yaml", ".yml"):
+            return True
         return any(path == out or out in path.parents for out in self.outs)
 
     # -- one cycle -----------------------------------------------------------------------
@@ -176,7 +225,6 @@ class _Session:
             click.echo(f"waiting for another lockgate run to finish ({holder or 'unknown'})...", err=True)
 
         with repo_lock(project.state_dir, wait=True, on_wait=waiting):
-            self.running = True
             try:
                 _ensure_state_dir(project.state_dir)
                 runner = Runner(project.root, self.executor, options=RunOptions(),
@@ -186,8 +234,9 @@ class _Session:
                         outcomes += runner.run(pipeline, project.lock_path(pipeline.name))
                 finally:
                     runner.close()
-            finally:
-                self.running = False
+            except KeyboardInterrupt:
+                self.interrupted = True  # the runner cancelled the rest and wrote the lock
+                raise
         return outcomes
 
     def _forget_bytecode(self, changed: set[Path]) -> None:
