@@ -311,3 +311,33 @@ def test_cmd_metrics_files_are_gated_by_stage_name(repo: Path):
     assert lock.stages["kernels"].metrics == {"results/k.json": {"ks_speedup": 12, "nested": {"a": 1}}}
     done = lg(repo, "run", "-p", "speed=3", check=3)
     assert "kernels.ks_speedup = 3, needs >= 10" in done.stderr
+
+
+def test_sigint_stops_a_long_python_stage_promptly(project: Path):
+    write(project, "src/slow.py", """
+    import time
+    import polars as pl
+
+
+    def nap():
+        time.sleep(60)
+        return pl.DataFrame({"x": [1]})
+    """)
+    write(project, "pipelines/nap.yaml", """
+    version: 1
+    stages:
+      quick: {cmd: echo q > q.txt, outs: [q.txt]}
+      nap: {call: src.slow:nap, out: [t]}
+    """)
+    proc = subprocess.Popen([sys.executable, "-m", "lockgate", "run", "nap"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(project / ".lockgate/logs/nap/nap.log")
+    wait_for(project / "q.txt")
+    time.sleep(0.5)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert time.monotonic() - started < 5
+    assert proc.returncode == 130, err
+    lock = LockFile.read(project / "pipelines/nap.lock")
+    assert "nap" not in lock.stages

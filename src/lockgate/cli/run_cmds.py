@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -94,9 +95,16 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
             finally:
                 runner.close()
     except KeyboardInterrupt:
-        executor.close()
+        # The lock was written by the runner; a `call` stage still running in a thread
+        # cannot be stopped, and only ever writes temporary files: do not wait for it.
+        if executor.name == "local":
+            executor.close(wait=False)
+        else:
+            executor.close()
         click.echo("interrupted: finished stages are recorded; cache and lock are consistent", err=True)
-        sys.exit(130)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
     executor.close()
     if as_json:
         click.echo(json.dumps({"stages": [o.to_dict() for o in outcomes],

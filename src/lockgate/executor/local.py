@@ -25,5 +25,5 @@ class LocalExecutor:
     def cancel_running(self) -> None:
         terminate_running()
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)

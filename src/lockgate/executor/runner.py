@@ -144,7 +144,9 @@ class Runner:
                     if stop or not pending:
                         break
                     continue  # every pending stage became decidable this pass
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                # a timeout, so the main thread wakes to run signal handlers (Ctrl-C, SIGTERM)
+                # even when the signal was delivered to a worker thread
+                done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     job = running.pop(future)
                     retry = self._rebuild_corrupt(state, job, future)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import inspect
 import io
 import json
@@ -281,8 +282,11 @@ def _import_function(job: Job) -> Any:
             module = importlib.import_module(module_name)
             source = getattr(module, "__file__", None)
             mtime = os.stat(source).st_mtime_ns if source else 0
-            if _LOADED_CODE.get(module_name, mtime) != mtime:
-                module = importlib.reload(module)  # edited since (lockgate watch)
+            if _LOADED_CODE.get(module_name, mtime) != mtime:  # edited since (lockgate watch)
+                # a same-size edit within the same second would pass the .pyc's check
+                with contextlib.suppress(OSError, TypeError, ValueError):
+                    os.unlink(importlib.util.cache_from_source(source))
+                module = importlib.reload(module)
             _LOADED_CODE[module_name] = mtime
         except ImportError as exc:
             raise StageFailure(f"cannot import '{module_name}': {exc}") from None
