@@ -104,19 +104,32 @@ class LockFile:
         )
 
     @classmethod
-    def read(cls, path: Path, pipeline: str = "") -> LockFile:
+    def read(cls, path: Path, pipeline: str = "", cache_dir: Path | None = None) -> LockFile:
         """The lock at ``path``; an empty one when the file does not exist (or is unreadable:
-        a damaged lock only makes stages stale, it never stops a run)."""
-        try:
-            return cls.from_text(path.read_text(encoding="utf-8"), pipeline)
-        except FileNotFoundError:
-            return cls(pipeline=pipeline)
-        except (OSError, ValueError, yaml.YAMLError, AttributeError, TypeError):
-            return cls(pipeline=pipeline)
+        a damaged lock only makes stages stale, it never stops a run).
 
-    def write(self, path: Path) -> bool:
+        With ``cache_dir``, the parsed lock is kept there as JSON keyed by the digest of
+        the file's bytes: parsing a 1000-stage YAML lock costs ~0.3 s, JSON ~20 ms."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return cls(pipeline=pipeline)
+        cached = _cached(cache_dir, path, text) if cache_dir is not None else None
+        if cached is not None:
+            return cached
+        try:
+            lock = cls.from_text(text, pipeline)
+        except (ValueError, yaml.YAMLError, AttributeError, TypeError):
+            return cls(pipeline=pipeline)
+        if cache_dir is not None:
+            _remember(cache_dir, path, text, lock)
+        return lock
+
+    def write(self, path: Path, cache_dir: Path | None = None) -> bool:
         """Write atomically; returns False (and writes nothing) when the bytes are unchanged."""
         text = self.to_text()
+        if cache_dir is not None:
+            _remember(cache_dir, path, text, self)
         try:
             if path.read_text(encoding="utf-8") == text:
                 return False
@@ -129,14 +142,16 @@ class LockFile:
         return {name: s.metrics for name, s in sorted(self.stages.items()) if s.metrics}
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml: same bytes, ~5x faster
     """SafeDumper that never emits anchors/aliases (they make diffs unreadable)."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename. ``durable=False``
+    skips the fsync, for files that can be rebuilt (run-cache entries)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -144,7 +159,8 @@ def atomic_write_text(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -158,3 +174,41 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _cache_file(cache_dir: Path, path: Path) -> Path:
+    return cache_dir / f"{path.stem}.json"
+
+
+def _cached(cache_dir: Path, path: Path, text: str) -> LockFile | None:
+    import json
+
+    from lockgate.hashing import digest_bytes
+
+    try:
+        data = json.loads(_cache_file(cache_dir, path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("digest") != digest_bytes(text.encode("utf-8")):
+        return None
+    lock = data["lock"]
+    return LockFile(
+        pipeline=str(lock.get("pipeline", "")),
+        stages={k: StageLock.from_dict(v) for k, v in (lock.get("stages") or {}).items()},
+    )
+
+
+def _remember(cache_dir: Path, path: Path, text: str, lock: LockFile) -> None:
+    import json
+
+    from lockgate.hashing import digest_bytes
+
+    data = {
+        "digest": digest_bytes(text.encode("utf-8")),
+        "lock": {"pipeline": lock.pipeline,
+                 "stages": {k: v.to_dict() | {"duration": v.duration} for k, v in lock.stages.items()}},
+    }
+    try:
+        atomic_write_text(_cache_file(cache_dir, path), json.dumps(data), durable=False)
+    except (OSError, TypeError, ValueError):
+        pass  # a cache: never a reason to fail

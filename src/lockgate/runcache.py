@@ -31,7 +31,8 @@ class RunCache:
 
     def put(self, fingerprint: str, outputs: dict[str, Any], metrics: dict[str, Any], duration: float) -> None:
         entry = {"outputs": outputs, "metrics": metrics, "duration": round(duration, 3)}
-        atomic_write_text(self._path(fingerprint), json.dumps(entry, sort_keys=True))
+        # no fsync: a run-cache entry lost in a power cut only means a stage runs again
+        atomic_write_text(self._path(fingerprint), json.dumps(entry, sort_keys=True), durable=False)
 
     def entries(self) -> list[dict[str, Any]]:
         found = []

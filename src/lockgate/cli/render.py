@@ -93,14 +93,16 @@ class RunDisplay:
         table.add_column("outcome")
         table.add_column("time", justify="right")
         table.add_column("why")
-        for o in outcomes:
+        shown = outcomes if len(outcomes) <= 20 else [o for o in outcomes if o.outcome != Outcome.CACHED]
+        for o in shown:
             why = ", ".join(o.reasons)
             if o.message:
                 why += ("; " if why else "") + o.message.splitlines()[0]
             row = [o.stage, Text(o.outcome.value, style=STYLE[o.outcome]),
                    f"{o.duration:.2f}s" if o.duration else "", why]
             table.add_row(*([o.pipeline] if several else []), *row)
-        self.out.print(table)
+        if shown:
+            self.out.print(table)
         counts: dict[str, int] = {}
         for o in outcomes:
             counts[o.outcome.value] = counts.get(o.outcome.value, 0) + 1

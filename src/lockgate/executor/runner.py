@@ -11,6 +11,7 @@ what is missing.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections.abc import Callable
@@ -64,6 +65,8 @@ class _State:
     stale: set[str] = field(default_factory=set)  # dry-run: stages that would run
     retried: set[str] = field(default_factory=set)  # stages re-planned after a corrupt input
     lock_written: float = 0.0
+    lock_cost: float = 0.0  # seconds the last lock write took
+    dirty: bool = False  # the lock in memory differs from the file
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Runner:
         self.stats = StatCache(state / "statcache.db")
         self.runcache = RunCache(state / "runcache")
         self.logs = state / "logs"
+        self.lock_cache = state / "lockcache"
         self.workspace = Workspace(root, self.stats, self.store)
 
     def close(self) -> None:
@@ -114,7 +118,8 @@ class Runner:
         targets = resolve_targets(graph, self.options.targets) if self.options.targets else []
         chosen = select(graph, targets, downstream=self.options.downstream)
         selected = [name for name in pipeline.order() if name in chosen]
-        state = _State(pipeline, LockFile.read(lock_path, pipeline.name), lock_path, selected)
+        lock = LockFile.read(lock_path, pipeline.name, cache_dir=self.lock_cache)
+        state = _State(pipeline, lock, lock_path, selected)
         for name, entry in state.lock.stages.items():  # what earlier runs produced
             state.outputs[name] = entry.outputs
             self._remember_metrics(state, entry.outputs, entry.metrics, name)
@@ -128,35 +133,52 @@ class Runner:
     # -- the scheduling loop ------------------------------------------------------
 
     def _loop(self, state: _State) -> None:
-        pending = list(state.selected)
+        graph = state.pipeline.graph
+        rank = {name: i for i, name in enumerate(state.selected)}
+        pending = set(state.selected)
+        # parents still to settle, per stage: a stage is ready when its count reaches 0
+        waiting = {n: sum(1 for p in graph.predecessors(n) if p in pending) for n in state.selected}
+        ready = [(rank[n], n) for n in state.selected if waiting[n] == 0]
+        heapq.heapify(ready)
         running: dict[Future, _Running] = {}
         stop = False
+
+        def settle(name: str) -> None:
+            for child in graph.successors(name):
+                if child in pending and child in waiting:
+                    waiting[child] -= 1
+                    if waiting[child] == 0:
+                        heapq.heappush(ready, (rank[child], child))
+
         try:
-            while pending or running:
-                if not stop:
-                    for name in list(pending):
-                        if self._ready(state, name, running):
-                            pending.remove(name)
-                            submitted = self._start(state, name)
-                            if submitted is not None:
-                                running[submitted[0]] = submitted[1]
+            while (ready and not stop) or running:
+                while ready and not stop:
+                    _, name = heapq.heappop(ready)
+                    pending.discard(name)
+                    submitted = self._start(state, name)
+                    if submitted is None:
+                        settle(name)  # decided at once: cached, restored, skipped, blocked
+                    else:
+                        running[submitted[0]] = submitted[1]
                 if not running:
-                    if stop or not pending:
-                        break
-                    continue  # every pending stage became decidable this pass
+                    break
                 # a timeout, so the main thread wakes to run signal handlers (Ctrl-C, SIGTERM)
                 # even when the signal was delivered to a worker thread
                 done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     job = running.pop(future)
-                    retry = self._rebuild_corrupt(state, job, future)
-                    if retry:
-                        pending = [n for n in state.selected if n in set(pending) | set(retry)]
+                    producers = self._rebuild_corrupt(state, job, future)
+                    if producers:
+                        pending.update([*producers, job.name])
+                        waiting[job.name] = len(producers)
+                        for producer in producers:
+                            heapq.heappush(ready, (rank[producer], producer))
                         continue
                     ok = self._finish(state, job, future)
+                    settle(job.name)
                     if not ok and not self.options.keep_going:
                         stop = True
-            for name in pending:  # topological order: parents are settled first
+            for name in sorted(pending, key=rank.__getitem__):  # parents are settled first
                 upstream = self._bad_parent(state, name)
                 if upstream:
                     self._end(state, name, Outcome.SKIPPED, message=upstream)
@@ -171,16 +193,9 @@ class Runner:
                 else:
                     future.cancel()
                     self._end(state, job.name, Outcome.CANCELLED, message="interrupted")
-            for name in pending:
+            for name in sorted(pending - set(state.outcomes), key=rank.__getitem__):
                 self._end(state, name, Outcome.CANCELLED, message="interrupted")
             raise
-
-    def _ready(self, state: _State, name: str, running: dict) -> bool:
-        busy = {job.name for job in running.values()}
-        for parent in state.pipeline.graph.predecessors(name):
-            if parent in state.selected and (parent not in state.outcomes or parent in busy):
-                return False
-        return True
 
     # -- deciding one stage ---------------------------------------------------------
 
@@ -306,6 +321,7 @@ class Runner:
                 stage = state.pipeline.stages[name]
                 entry = state.lock.stages[name] = StageLock(fingerprint="", kind=stage.kind, definition="")
             entry.gates = [d.to_record() for d in decisions]
+            state.dirty = True
             if self.effects is not None:
                 self.effects.gates(state.pipeline, name, [d.to_record() for d in decisions], False)
         self._end(state, name, Outcome.BLOCKED,
@@ -358,7 +374,7 @@ class Runner:
 
     def _rebuild_corrupt(self, state: _State, job: _Running, future: Future) -> list[str]:
         """A stage whose input object was corrupt (and has been dropped): run its
-        producer again, then the stage, once. Returns the stages to re-plan."""
+        producer again, then the stage, once. Returns the producers to re-plan (the stage waits for them)."""
         try:
             result: JobResult = future.result()
         except Exception:
@@ -378,7 +394,7 @@ class Runner:
         log.warning("stage '%s': a cached input was corrupt; rebuilding %s", job.name, ", ".join(producers))
         for name in (*producers, job.name):
             state.outcomes.pop(name, None)
-        return [*producers, job.name]
+        return producers
 
     def _finish(self, state: _State, running: _Running, future: Future) -> bool:
         name, record, job, decisions = running.name, running.record, running.job, running.decisions
@@ -420,7 +436,9 @@ class Runner:
         )
         state.outputs[name] = outputs
         self._remember_metrics(state, outputs, metrics, name)
-        if time.monotonic() - state.lock_written >= LOCK_WRITE_INTERVAL:
+        state.dirty = True
+        # at most every LOCK_WRITE_INTERVAL, and never more than ~10% of the time on big locks
+        if time.monotonic() - state.lock_written >= max(LOCK_WRITE_INTERVAL, 10 * state.lock_cost):
             self._write_lock(state)
 
     def _remember_metrics(self, state: _State, outputs: dict, metrics: dict, stage: str = "") -> None:
@@ -440,8 +458,14 @@ class Runner:
         if prune:
             for gone in set(state.lock.stages) - set(state.pipeline.stages):
                 del state.lock.stages[gone]
-        state.lock.write(state.lock_path)
+                state.dirty = True
+        if not state.dirty and state.lock_path.exists():
+            return
+        started = time.monotonic()
+        state.lock.write(state.lock_path, cache_dir=self.lock_cache)
         state.lock_written = time.monotonic()
+        state.lock_cost = state.lock_written - started
+        state.dirty = False
 
     def _end(self, state: _State, name: str, outcome: Outcome, *, duration: float = 0.0,
              reasons: list[str] | None = None, message: str = "", log_path: str = "",

@@ -207,18 +207,21 @@ def _path_edges(
     graph: nx.DiGraph,
     issues: list[SpecIssue],
 ) -> None:
-    writers: dict[str, str] = {}  # out path -> stage
+    writers: dict[str, str] = {}  # out path -> the first stage writing it
+    for stage in stages.values():
+        for path in (*stage.outs, *stage.metrics):
+            writers.setdefault(path, stage.name)
+    sorted_outs = sorted(writers)
     for stage in stages.values():
         for i, path in enumerate((*stage.outs, *stage.metrics)):
-            clash = next((p for p in writers if _under(path, p) or _under(p, path)), None)
-            if clash is not None and writers[clash] != stage.name:
+            # the same path, a folder above it, or a path inside it, written by another stage
+            clash = next((p for p in _overlapping(path, writers, sorted_outs) if writers[p] != stage.name), None)
+            if clash is not None and list(stages).index(writers[clash]) < list(stages).index(stage.name):
                 issues.append(loaded.issue(
                     ("stages", stage.base, "outs" if i < len(stage.outs) else "metrics"),
                     f"stage '{stage.name}' writes '{path}', which overlaps '{clash}' written by "
                     f"stage '{writers[clash]}'; each path has one writer",
                 ))
-            writers.setdefault(path, stage.name)
-    sorted_outs = sorted(writers)
     for stage in stages.values():
         reads = list(stage.deps) + [inputs[a] for a in stage.inputs.values() if a in inputs]
         for path in reads:
