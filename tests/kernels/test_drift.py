@@ -251,3 +251,117 @@ def test_property_categorical_equal_references(ref, cur):
     if len(set(ref) | set(cur)) <= 2:
         got, want = z_test(ref, cur), naive.z_test(ref, cur)
         assert close(got[0], want[0]) and close(got[1], want[1], P_REL)
+
+
+# --------------------------------------------------------------------------- fast paths (selection, binning, Smirnov)
+
+QUANTILE_CASES = {
+    "normal": rng.normal(size=20_001),
+    "duplicates": rng.integers(0, 5, 10_000).astype(float),
+    "mostly zeros": np.concatenate([np.zeros(9000), rng.normal(size=1000)]),
+    "signed zeros": np.array([0.0, -0.0, -0.0, 1.0, -1.0, 0.0]),
+    "one value": np.array([3.5]),
+    "two values": np.array([2.0, -7.0]),
+    "constant": np.full(777, 1.25),
+    "narrow": 1.0 + rng.random(50_000) * 1e-12,  # every value in one top-16-bit bucket
+    "infinities": np.array([-np.inf, 1.0, 2.0, np.inf, 3.0, np.inf]),
+    "huge": rng.normal(size=999) * 1e300,
+}
+
+
+@pytest.mark.parametrize("case", sorted(QUANTILE_CASES))
+@pytest.mark.parametrize("bins", [1, 2, 3, 10, 20, 97])
+def test_selection_quantiles_equal_np_quantile(case, bins):
+    values = QUANTILE_CASES[case]
+    q = np.linspace(0.0, 1.0, bins + 1)
+    with np.errstate(invalid="ignore"):
+        want = np.quantile(values, q)
+    got = D.quantiles(values, q)
+    assert np.array_equal(got, want, equal_nan=True)  # bit-identical, NaN where NumPy's inf - inf is NaN
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(finite, st.integers(-3, 3).map(float)), min_size=1, max_size=80), st.integers(1, 30))
+def test_property_selection_quantiles(values, bins):
+    values = np.array(values)
+    q = np.linspace(0.0, 1.0, bins + 1)
+    assert np.array_equal(D.quantiles(values, q), np.quantile(values, q))
+    ranks = np.arange(values.size)
+    assert np.array_equal(D.order_statistics(values, ranks), np.sort(values))
+
+
+@pytest.mark.parametrize("m", [0, 1, 9, 48, 49, 200])
+def test_bin_counts_equal_searchsorted(m):
+    values = np.concatenate([rng.normal(size=5000), [np.inf, -np.inf, 0.0, -0.0]])
+    inner = np.sort(rng.normal(size=m))
+    if m > 3:
+        inner[2] = inner[1]  # duplicate edge
+        inner[-1] = np.nan  # NumPy's quantile of inf data; searchsorted sorts NaN last
+    want = np.bincount(np.searchsorted(inner, values, side="right"), minlength=m + 1)
+    assert np.array_equal(D.bin_counts(values, inner), want)
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 1000, 100_000])
+def test_uniform_histogram_equal_numpy(n):
+    values = rng.normal(size=n) * rng.choice([1e-200, 1.0, 1e200])
+    edges = np.histogram_bin_edges(values, "sturges")
+    assert np.array_equal(D.uniform_histogram(values, edges), np.histogram(values, edges)[0])
+    # values exactly on the edges, and outside them
+    on_edges = np.concatenate([edges, edges[:-1], [edges[0] - 1, edges[-1] * 2 + 1]])
+    assert np.array_equal(D.uniform_histogram(on_edges, edges), np.histogram(on_edges, edges)[0])
+
+
+def test_jensen_shannon_inf_is_numpys_error():
+    with pytest.raises(ValueError, match="not finite"):
+        jensen_shannon(np.array([1.0, np.inf]), np.array([0.0, 2.0]))
+    assert close(jensen_shannon([1.0, 2.0, 3.0], [2.0, 2.5], bins=4), naive.jensen_shannon([1.0, 2.0, 3.0], [2.0, 2.5], bins=4))
+
+
+SMIRNOV_N = [141, 200, 1001, 9999, 60_000, 250_001]
+
+
+@pytest.mark.parametrize("n", SMIRNOV_N)
+def test_kstwo_sf_equals_scipy(n):
+    from scipy.stats import kstwo
+
+    # z = sqrt(n) d across the exact-sum range (2.2 <= n d^2 < 370) and its borders
+    for z in [0.3, 1.0, 1.48, 1.4833, 1.49, 2.0, 3.0, 7.0, 13.0, 18.81, 18.83, 19.2, 19.3, 25.0]:
+        d = z / np.sqrt(n)
+        if d >= 1:
+            continue
+        got, want = D._kstwo_sf(d, float(n)), float(kstwo.sf(d, float(n)))
+        assert close(got, want, 1e-8) or abs(got - want) < 1e-300, (n, z, got, want)
+
+
+def test_kstwo_sf_beyond_the_exact_sum_is_scipys_approximation():
+    from scipy.stats import kstwo
+
+    for n in [1_000_001.0, 5e6]:
+        for z in [1.0, 2.0, 5.0]:
+            d = z / np.sqrt(n)
+            assert close(D._kstwo_sf(d, n), float(kstwo.sf(d, n)), 1e-12)
+
+
+def test_ks_large_samples_with_a_small_p_value():
+    # en = 80,000: SciPy's asymp p-value goes through the O(n) exact Smirnov sum
+    ref = rng.normal(size=160_000)
+    cur = rng.normal(0.012, 1.0, size=160_000)
+    got, want = ks_2samp(ref, cur), naive.ks_2samp(ref, cur)
+    assert 1e-12 < want[1] < 0.1
+    assert close(got[0], want[0]) and close(got[1], want[1], P_REL), (got, want)
+    assert close(wasserstein(ref, cur), naive.wasserstein(ref, cur))
+    assert close(psi(ref, cur), naive.psi(ref, cur))
+    assert close(jensen_shannon(ref, cur), naive.jensen_shannon(ref, cur))
+
+
+def test_large_adversarial_samples():
+    ties = (rng.integers(0, 50, 100_000).astype(float), rng.integers(0, 52, 80_000).astype(float))
+    zeros = (np.where(rng.random(70_000) < 0.5, -0.0, 0.0), np.concatenate([np.zeros(60_000), rng.normal(size=100)]))
+    inf = (np.concatenate([rng.normal(size=50_000), [np.inf] * 10, [-np.inf] * 3]), rng.normal(size=40_000))
+    f32 = (rng.normal(size=60_000).astype(np.float32), rng.normal(size=50_000).astype(np.float32))
+    for ref, cur in (ties, zeros, inf, f32):
+        assert_ks(ref, cur)
+        assert close(wasserstein(ref, cur), naive.wasserstein(ref, cur))
+        assert close(psi(ref, cur), naive.psi(ref, cur))
+    for ref, cur in (ties, zeros, f32):
+        assert close(jensen_shannon(ref, cur), naive.jensen_shannon(ref, cur))

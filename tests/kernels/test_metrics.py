@@ -421,6 +421,8 @@ def test_non_numeric_scores_are_an_error() -> None:
 
 
 def test_results_do_not_depend_on_the_number_of_cores(monkeypatch) -> None:
+    from lockgate.kernels import _parallel as parallel
+
     rng = np.random.default_rng(13)
     n = 300_001
     y, s, p = labels_with_both(rng, n), rng.random(n), (rng.random(n) < 0.5).astype(np.int64)
@@ -434,12 +436,14 @@ def test_results_do_not_depend_on_the_number_of_cores(monkeypatch) -> None:
         lambda: tuple(lg.confusion_matrix(y, p)),
     ]
     two_cores = [fn() for fn in fns]
-    monkeypatch.setattr(lg, "_cpus", lambda: 1)
+    monkeypatch.setattr(parallel, "_cpus", lambda: 1)
     assert [fn() for fn in fns] == two_cores  # bit-identical
 
 
 def test_helper_thread_work_is_taken_back_when_the_helper_is_busy(monkeypatch) -> None:
     """If the helper thread never starts the first half, the caller computes it."""
+
+    from lockgate.kernels import _parallel as parallel
 
     class NeverRuns:
         def submit(self, fn, *args):
@@ -447,8 +451,8 @@ def test_helper_thread_work_is_taken_back_when_the_helper_is_busy(monkeypatch) -
 
             return Future()  # pending forever; cancel() succeeds
 
-    monkeypatch.setattr(lg, "_pool", lambda: NeverRuns())
-    monkeypatch.setattr(lg, "_cpus", lambda: 2)
+    monkeypatch.setattr(parallel, "_pool", lambda: NeverRuns())
+    monkeypatch.setattr(parallel, "_cpus", lambda: 2)
     rng = np.random.default_rng(14)
     y, s = labels_with_both(rng, 100_000), rng.random(100_000)
     np.testing.assert_allclose(lg.roc_auc(y, s), sk.roc_auc_score(y, s), rtol=RTOL)
