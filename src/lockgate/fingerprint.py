@@ -37,7 +37,7 @@ class Record:
         return hash_value({
             "v": FINGERPRINT_VERSION,
             "definition": self.definition,
-            "params": dict(self.params),
+            "params": finite(dict(self.params)),
             "code": self.code,
             "inputs": dict(self.inputs),
             "deps": dict(self.deps),
@@ -45,7 +45,19 @@ class Record:
 
 
 def definition_digest(stage: Stage) -> str:
-    return hash_value(stage.definition())
+    return hash_value(finite(stage.definition()))
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every inf/NaN float spelled as a tagged string, so canonical
+    JSON (which has no such numbers) can hash params like ``clip: .inf``."""
+    if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        return {"$float": repr(value)}
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
 
 
 def module_file(module: str, root: Path) -> Path | None:

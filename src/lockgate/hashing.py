@@ -66,7 +66,9 @@ __all__ = [
 ]
 
 DIGEST_HEX_LEN = 64
-SKIPPED_DIRS = frozenset({".git", ".lockgate"})
+SKIPPED_DIRS = frozenset({".git", ".lockgate", "__pycache__"})
+#: Written by Python itself as a side effect of importing a folder's code: never content.
+SKIPPED_SUFFIXES = (".pyc", ".pyo")
 #: Files at least this big are hashed through a memory map with all cores.
 MMAP_THRESHOLD = 1 << 20
 TABLE_ENCODING = b"lockgate-table-v1"
@@ -156,7 +158,7 @@ def _walk_files(root: Path) -> Iterator[Path]:
         dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
         for name in filenames:
             path = Path(dirpath, name)
-            if path.is_file():
+            if not name.endswith(SKIPPED_SUFFIXES) and path.is_file():
                 yield path
 
 

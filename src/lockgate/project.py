@@ -116,6 +116,30 @@ class Project:
                 pipelines.append(self.load(target, overrides))
             except SpecError as exc:
                 issues.extend(exc.issues)
+        issues.extend(_shared_outputs(pipelines))
         if issues:
             raise SpecError(issues)
         return pipelines
+
+
+def _shared_outputs(pipelines: list) -> list:
+    """Two pipelines writing the same path would restore over each other forever."""
+    writers: dict[str, tuple[str, str]] = {}
+    issues = []
+    for pipeline in pipelines:
+        for stage in pipeline.stages.values():
+            for path in (*stage.outs, *stage.metrics):
+                other = next(
+                    (w for p, w in writers.items()
+                     if (p == path or p.startswith(path + "/") or path.startswith(p + "/"))
+                     and w[0] != pipeline.name),
+                    None,
+                )
+                if other is not None and pipeline.loaded is not None:
+                    issues.append(pipeline.loaded.issue(
+                        ("stages", stage.base, "outs"),
+                        f"stage '{stage.name}' writes '{path}', which pipeline '{other[0]}' "
+                        f"(stage '{other[1]}') also writes; each path has one writer",
+                    ))
+                writers.setdefault(path, (pipeline.name, stage.name))
+    return issues

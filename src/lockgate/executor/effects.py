@@ -14,20 +14,28 @@ from typing import Any
 from lockgate.graph.compile import Pipeline
 
 
-def model_name_for(pipeline: Pipeline, alias: str, stage: str | None = None) -> str:
+class AmbiguousAlias(Exception):
+    """An alias that several registries define, with no promote stage to say which."""
+
+
+def model_name_for(pipeline: Pipeline, alias: str, stage: str | None = None,
+                   holders: list[str] | None = None) -> str | None:
     """Which registry an alias in a gate refers to: the promote stage's own model,
-    else the model of a promote stage in the pipeline that sets that alias, else
-    the pipeline's name."""
+    else the model of a promote stage in the pipeline that sets that alias, else the
+    one registry that has the alias (``holders``: the registries holding it)."""
     stages = pipeline.stages
     if stage and stages[stage].kind == "uses" and stages[stage].run == "promote":
         return str(stages[stage].with_.get("model_name", pipeline.name))
     for s in stages.values():
         if s.kind == "uses" and s.run == "promote" and s.with_.get("alias") == alias:
             return str(s.with_.get("model_name", pipeline.name))
-    for s in stages.values():
-        if s.kind == "uses" and s.run == "promote":
-            return str(s.with_.get("model_name", pipeline.name))
-    return pipeline.name
+    holders = holders or []
+    if len(holders) > 1:
+        raise AmbiguousAlias(
+            f"alias '{alias}' exists in several registries ({', '.join(holders)}); "
+            "add a promote stage for the model you mean"
+        )
+    return holders[0] if holders else None
 
 
 class Effects:
@@ -38,9 +46,15 @@ class Effects:
         self.audit = AuditLog(root / ".lockgate" / "audit.jsonl")
 
     def alias_metrics(self, pipeline: Pipeline, alias: str, stage: str | None = None) -> dict[str, Any] | None:
-        from lockgate.registry import Registry
+        from lockgate.gates import MissingValue
+        from lockgate.registry import Registry, registry_names
 
-        return Registry.open(self.root, model_name_for(pipeline, alias, stage)).alias_metrics(alias)
+        holders = [n for n in registry_names(self.root) if alias in Registry.open(self.root, n).aliases]
+        try:
+            name = model_name_for(pipeline, alias, stage, holders)
+        except AmbiguousAlias as exc:
+            raise MissingValue(str(exc)) from None  # a gate that cannot be decided fails
+        return None if name is None else Registry.open(self.root, name).alias_metrics(alias)
 
     def apply(self, pipeline: Pipeline, stage: str, effect: dict[str, Any]) -> dict[str, Any]:
         if effect.get("type") != "promote":

@@ -208,15 +208,23 @@ class Runner:
         try:
             record, job_inputs, input_paths = self.workspace.record(state.pipeline, stage, state.outputs)
         except MissingInput as exc:
-            self._end(state, name, Outcome.FAILED,
-                      message=f"'{exc}' does not exist and no stage writes it; create it or fix the path")
+            writer = self._writer_of(state, str(exc))
+            if writer is None:
+                self._end(state, name, Outcome.FAILED,
+                          message=f"'{exc}' does not exist and no stage writes it; create it or fix the path")
+            elif self.options.dry_run:
+                state.stale.add(name)
+                self._end(state, name, Outcome.STALE, reasons=[f"upstream stale ({writer})"])
+            else:  # a requested stage that cannot run is a failure of the request (exit 1)
+                self._end(state, name, Outcome.FAILED,
+                          message=f"needs '{exc}' from stage '{writer}', which has not run yet; run it first")
             return None
         except UpstreamUnknown as exc:  # only with --downstream or a partial selection
             if self.options.dry_run:
                 state.stale.add(name)
                 self._end(state, name, Outcome.STALE, reasons=[f"upstream stale ({exc.stage})"])
             else:
-                self._end(state, name, Outcome.SKIPPED,
+                self._end(state, name, Outcome.FAILED,
                           message=f"needs stage '{exc.stage}', which has not run yet; run it first")
             return None
         locked = state.lock.stages.get(name)
@@ -242,6 +250,14 @@ class Runner:
             self._end(state, name, Outcome.STALE, reasons=reasons)
             return None
         return self._submit(state, name, record, job_inputs, input_paths, decisions)
+
+    def _writer_of(self, state: _State, path: str) -> str | None:
+        """The stage whose outs hold ``path`` (the path or a folder above it)."""
+        for stage in state.pipeline.stages.values():
+            for out in (*stage.outs, *stage.metrics):
+                if path == out or path.startswith(out + "/") or out.startswith(path + "/"):
+                    return stage.name
+        return None
 
     def _conditions(self, state: _State, name: str) -> list[Decision] | None:
         """``when`` then ``gates``: None when the stage is skipped or blocked, else the
@@ -283,12 +299,13 @@ class Runner:
             self._end(state, name, Outcome.CACHED)
             return True
         if status == "restore":
+            reasons = [f"{'modified' if (self.root / p).exists() else 'missing'} output {p}" for p in what]
             if self.options.dry_run:
                 state.stale.add(name)
-                self._end(state, name, Outcome.STALE, reasons=[f"missing output {p}" for p in what])
+                self._end(state, name, Outcome.STALE, reasons=reasons)
             else:
                 self.workspace.restore(locked.outputs, what)
-                self._end(state, name, Outcome.RESTORED, reasons=[f"missing output {p}" for p in what])
+                self._end(state, name, Outcome.RESTORED, reasons=reasons)
             return True
         return False
 

@@ -37,11 +37,11 @@ class Workspace:
     stats: Any  # StatCache
     store: Any  # LocalStore
 
-    def path_digest(self, rel: str) -> str:
+    def path_digest(self, rel: str, exclude: tuple[str, ...] = ()) -> str:
         target = self.root / rel
         if not target.exists():
             raise MissingInput(rel)
-        return self.stats.hash_path(target)[0]
+        return path_digest(self.root, rel, self.stats, exclude)
 
     def code_digest(self, stage: Stage) -> str:
         if stage.kind == "uses":
@@ -85,7 +85,8 @@ class Workspace:
             if records is None:
                 raise UpstreamUnknown(pipeline.producers[artifact])
             inputs[f"{EXPR_PREFIX}{artifact}"] = _artifact_digest(artifact, records)
-        deps = {path: self.path_digest(path) for path in sorted(stage.deps)}
+        own = (*stage.outs, *stage.metrics)  # a folder dep holding the stage's own outputs
+        deps = {path: self.path_digest(path, own) for path in sorted(stage.deps)}
         record = Record(
             definition=definition_digest(stage),
             params=stage.params,
@@ -104,9 +105,14 @@ class Workspace:
         workspace with the recorded digest, or restorable from the store."""
         from lockgate.store.artifacts import ArtifactRef
 
+        from lockgate.errors import StoreError
+
         to_restore: list[str] = []
         for name, rec in outputs.items():
-            ref = ArtifactRef.from_record(rec)
+            try:
+                ref = ArtifactRef.from_record(rec)
+            except StoreError:  # a damaged (hand-edited) lock record: as if missing
+                return "missing", [name]
             if not self._stored(ref):
                 return "missing", [name]
             if stage.kind == "cmd" and name in (*stage.outs, *stage.metrics):
@@ -134,6 +140,8 @@ class Workspace:
             ref = ArtifactRef.from_record(outputs[path])
             target = self.root / path
             if ref.kind == "tree":
+                if target.exists() and not target.is_dir():
+                    target.unlink()  # a file where the folder output belongs
                 restore_tree(self.store, ref, target, prune=True)
             else:
                 if target.is_dir():
@@ -142,6 +150,23 @@ class Workspace:
                     shutil.rmtree(target)
                 restore_file(self.store, ref, target)
             self.stats.forget(target) if hasattr(self.stats, "forget") else None
+
+
+def path_digest(root: Path, rel: str, stats: Any, exclude: tuple[str, ...] = ()) -> str:
+    """The digest of a file or folder; a folder's digest leaves out ``exclude`` paths
+    inside it (a stage's own outputs must not make its folder dependency change)."""
+    target = root / rel
+    inside = [e for e in exclude if e.startswith(rel.rstrip("/") + "/")]
+    if not inside or not target.is_dir():
+        return stats.hash_path(target)[0]
+    from lockgate.hashing import folder_entries, hash_value
+
+    skip = [e[len(rel.rstrip("/")) + 1:] for e in inside]
+    entries = [
+        e.to_dict() for e in folder_entries(target, stats.hash_file)
+        if not any(e.path == s or e.path.startswith(s + "/") for s in skip)
+    ]
+    return hash_value(entries)
 
 
 EXPR_PREFIX = "expr:"

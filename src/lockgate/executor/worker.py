@@ -202,10 +202,13 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
 def _check_unchanged(job: Job, stats: Any) -> None:
     """A dependency edited while the stage ran: its outputs match neither version,
     so they are not recorded against either (unlike DVC, iterative/dvc#11058)."""
+    from lockgate.executor.state import path_digest
+
     root = Path(job.root)
+    own = (*job.stage.outs, *job.stage.metrics)
     for path, before in {**job.deps, **job.input_paths}.items():
         target = root / path
-        now = stats.hash_path(target)[0] if target.exists() else ""
+        now = path_digest(root, path, stats, own if path in job.deps else ()) if target.exists() else ""
         if now != before:
             raise StageFailure(
                 f"dependency {path} changed while the stage ran; its outputs were not "
@@ -399,6 +402,8 @@ def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
         if item is None:
             raise StageFailure(f"output '{name}' is None; return a table, a dict of metrics or a model")
         try:
+            if isinstance(item, dict):
+                item = _json_safe(item, name)
             if isinstance(item, ModelArtifact):
                 ref = save_model(store, item.model, feature_names=item.feature_names,
                                  training_data_hash=item.training_data_hash)
@@ -410,6 +415,21 @@ def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
         summary = _numbers(item) if isinstance(item, dict) else None
         if summary:
             result.metrics[name] = summary
+
+
+def _json_safe(value: Any, name: str) -> Any:
+    """A returned dict with NaN/inf spelled as strings ("nan", "inf"): JSON has no such
+    numbers. Gates then see the key as missing rather than a number."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        import logging
+
+        logging.getLogger(__name__).warning("output '%s' holds %r; stored as a string", name, value)
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v, name) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v, name) for v in value]
+    return value
 
 
 def _numbers(value: dict[str, Any]) -> dict[str, Any]:

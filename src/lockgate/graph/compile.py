@@ -102,7 +102,7 @@ def _producers(
     for stage in stages.values():
         # a cmd stage's metrics files are one artifact named after the stage, so gates
         # can say `kernels.ks_speedup` (unless that name is already an artifact)
-        if stage.kind == "cmd" and stage.metrics and NAME_RE.match(stage.name):
+        if stage.kind == "cmd" and stage.metrics and NAME_RE.match(stage.base):
             if stage.name not in producers and stage.name not in inputs:
                 producers[stage.name] = stage.name
     return producers

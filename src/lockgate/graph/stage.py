@@ -90,7 +90,11 @@ def expand_stages(loaded: LoadedSpec) -> list[Stage]:
     issues: list[SpecIssue] = []
     stages: list[Stage] = []
     for name, spec in loaded.spec.stages.items():
-        for suffix, item in matrix_items(spec.matrix):
+        combos = matrix_items(spec.matrix)
+        names = [f"{name}@{suffix}" if suffix else name for suffix, _ in combos]
+        if len(set(names)) != len(names):  # labels like "x-1"+"y" and "x"+"1-y" collide
+            combos = [(str(i), item) for i, (_, item) in enumerate(combos)]
+        for suffix, item in combos:
             stage = _build(loaded, name, spec, suffix, item, issues)
             if stage is not None:
                 stages.append(stage)
@@ -135,6 +139,13 @@ class _Interp:
             self.fail(where, str(exc))
             return None
 
+    def paths(self, values: list[Any], where: str) -> list[str]:
+        try:
+            return _paths(self(values, where))
+        except ParamError as exc:
+            self.fail((where,), str(exc))
+            return []
+
     def params_used(self) -> dict[str, Any]:
         """Params referenced (``item.*`` excluded: it is part of the stage name)."""
         return {k: v for k, v in sorted(self.used.items()) if not (k == "item" or k.startswith("item."))}
@@ -155,7 +166,7 @@ def _build(
         "pipeline": loaded.name,
         "base": base,
         "item": item,
-        "deps": tuple(_paths(interp(list(spec.deps), "deps"))),
+        "deps": tuple(interp.paths(list(spec.deps), "deps")),
         "when": interp.expr(spec.when, "when"),
         "gates": tuple(e for i, g in enumerate(spec.gates) if (e := interp.expr(g, "gates", i))),
         "resources": spec.resources.model_dump(exclude_none=True) if spec.resources else {},
@@ -165,13 +176,18 @@ def _build(
     }
     if isinstance(spec, m.CmdStage):
         cmd = interp(spec.cmd if isinstance(spec.cmd, str) else list(spec.cmd), "cmd")
+        if isinstance(cmd, list):
+            cmd = [c for part in cmd for c in (part if isinstance(part, list) else [part])]
+        if not (isinstance(cmd, str) or isinstance(cmd, list) and all(isinstance(c, str) for c in cmd)):
+            interp.fail(("cmd",), f"cmd must be a string or a list of strings, got {cmd!r}")
+            cmd = ""
         for key in spec.params:
             interp("${" + key + "}", "params")
         stage = Stage(
             kind="cmd",
             run=cmd if isinstance(cmd, str) else tuple(cmd),
-            outs=tuple(_paths(interp(list(spec.outs), "outs"))),
-            metrics=tuple(_paths(interp(list(spec.metrics), "metrics"))),
+            outs=tuple(interp.paths(list(spec.outs), "outs")),
+            metrics=tuple(interp.paths(list(spec.metrics), "metrics")),
             params=interp.params_used(),
             **common,
         )
@@ -193,9 +209,13 @@ def _build(
 
 
 def _paths(values: Any) -> list[str]:
-    """Repository-relative POSIX paths, normalized (``./a/b/`` -> ``a/b``)."""
+    """Repository-relative POSIX paths, normalized (``./a/b/`` -> ``a/b``); a list
+    param used as a whole value (``deps: "${files}"``) is spread out."""
     out = []
-    for value in values:
+    flat = [v for value in values for v in (value if isinstance(value, list) else [value])]
+    for value in flat:
+        if isinstance(value, dict):
+            raise ParamError(f"a path must be a string, got a mapping {value!r}")
         text = str(value).replace("\\", "/").strip()
         while text.startswith("./"):
             text = text[2:]
