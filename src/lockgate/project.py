@@ -12,7 +12,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockgate.errors import SpecError, UsageError
+from lockgate.errors import SpecError, SpecIssue, UsageError
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,81 @@ class Project:
         return aliases
 
     def load(self, name_or_path: str, overrides: tuple[str, ...] | list[str] = ()):
-        """Load and compile one pipeline (raises SpecError / UsageError)."""
+        """Load and compile one pipeline (raises SpecError / UsageError).
+
+        A compiled pipeline is kept in ``.lockgate/plans/`` keyed by the digest of
+        everything compiling reads (the spec, its params file, the -p overrides, the
+        registry's aliases, lockgate's own spec code), so `status` and a no-op `run`
+        skip YAML validation and never import pydantic."""
+        path = self.spec_path(name_or_path)
+        aliases = self.registry_aliases()
+        key = self._plan_key(path, overrides, aliases)
+        cached = self._cached_plan(path, key)
+        if cached is not None:
+            return cached
         from lockgate.graph.compile import compile_pipeline
         from lockgate.spec.load import load_spec
 
-        path = self.spec_path(name_or_path)
         loaded = load_spec(path, root=self.root, overrides=overrides)
-        return compile_pipeline(loaded, known_aliases=self.registry_aliases())
+        pipeline = compile_pipeline(loaded, known_aliases=aliases)
+        self._store_plan(path, key, pipeline)
+        return pipeline
+
+    # -- the plan cache -----------------------------------------------------------
+
+    def _plan_file(self, spec: Path) -> Path:
+        return self.state_dir / "plans" / f"{spec.stem}.json"
+
+    def _plan_key(self, spec: Path, overrides, aliases: set[str]) -> str | None:
+        import re
+
+        from lockgate._version import __version__
+        from lockgate.hashing import hash_value
+
+        try:
+            text = spec.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        params_text = None
+        found = re.search(r"^params_file:\s*['\"]?([^'\"#\s]+)", text, re.MULTILINE)
+        if found:
+            try:
+                params_text = (self.root / found.group(1)).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                params_text = "<missing>"
+        return hash_value({
+            "lockgate": __version__, "code": _compiler_stamp(), "path": self.relative(spec),
+            "spec": text, "params_file": params_text, "overrides": list(overrides),
+            "aliases": sorted(aliases),
+        })
+
+    def _cached_plan(self, spec: Path, key: str | None):
+        import json
+
+        if key is None:
+            return None
+        try:
+            data = json.loads(self._plan_file(spec).read_text(encoding="utf-8"))
+            if data.get("key") != key:
+                return None
+            from lockgate.graph.pipeline import Pipeline
+
+            return Pipeline.from_dict(data["pipeline"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # a damaged cache only means compiling again
+
+    def _store_plan(self, spec: Path, key: str | None, pipeline) -> None:
+        import json
+
+        from lockgate.lock import atomic_write_text
+
+        if key is None or not self.state_dir.is_dir():
+            return
+        try:
+            text = json.dumps({"key": key, "pipeline": pipeline.to_dict()})
+            atomic_write_text(self._plan_file(spec), text, durable=False)
+        except (OSError, TypeError, ValueError):
+            pass
 
     def load_all(self, names: list[str] | tuple[str, ...] = (), overrides=()) -> list:
         """Every named pipeline (all under pipelines/ when none), collecting all spec errors."""
@@ -135,11 +203,26 @@ def _shared_outputs(pipelines: list) -> list:
                      and w[0] != pipeline.name),
                     None,
                 )
-                if other is not None and pipeline.loaded is not None:
-                    issues.append(pipeline.loaded.issue(
-                        ("stages", stage.base, "outs"),
-                        f"stage '{stage.name}' writes '{path}', which pipeline '{other[0]}' "
-                        f"(stage '{other[1]}') also writes; each path has one writer",
-                    ))
+                if other is not None:
+                    message = (f"stage '{stage.name}' writes '{path}', which pipeline '{other[0]}' "
+                               f"(stage '{other[1]}') also writes; each path has one writer")
+                    issues.append(
+                        pipeline.loaded.issue(("stages", stage.base, "outs"), message)
+                        if pipeline.loaded is not None
+                        else SpecIssue(stage.file, stage.line, 3, message)
+                    )
                 writers.setdefault(path, (pipeline.name, stage.name))
     return issues
+
+
+def _compiler_stamp() -> list[int]:
+    """When lockgate's own spec and graph code last changed (a dev install edits them)."""
+    here = Path(__file__).parent
+    stamps = []
+    for folder in ("spec", "graph"):
+        for source in sorted((here / folder).glob("*.py")):
+            try:
+                stamps.append(source.stat().st_mtime_ns)
+            except OSError:
+                pass
+    return stamps

@@ -159,8 +159,8 @@ class _Session:
         modules: set[Path] = set()
         for pipeline in self.pipelines:
             watched.add(root / pipeline.file)
-            if pipeline.loaded is not None and pipeline.loaded.params_file:
-                watched.add(root / pipeline.loaded.params_file)
+            if pipeline.params_file:
+                watched.add(root / pipeline.params_file)
             watched.update(root / path for path in pipeline.inputs.values())
             for stage in pipeline.stages.values():
                 watched.update(root / path for path in stage.deps)

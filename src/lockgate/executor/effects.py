@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lockgate.graph.compile import Pipeline
+from lockgate.graph.pipeline import Pipeline
 
 
 class AmbiguousAlias(Exception):

@@ -25,7 +25,7 @@ from lockgate.executor.state import MissingInput, UpstreamUnknown, Workspace, is
 from lockgate.executor.worker import Job, JobResult, run_job
 from lockgate.fingerprint import Record, explain
 from lockgate.gates import Decision, MissingValue, NoChampion, decide
-from lockgate.graph.compile import Pipeline, resolve_artifact
+from lockgate.graph.pipeline import Pipeline, resolve_artifact
 from lockgate.graph.plan import resolve_targets, select
 from lockgate.lock import LockFile, StageLock
 from lockgate.runcache import RunCache

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lockgate.fingerprint import Record, definition_digest, module_file
-from lockgate.graph.compile import Pipeline, resolve_artifact
+from lockgate.graph.pipeline import Pipeline, resolve_artifact
 from lockgate.graph.stage import Stage
 from lockgate.lock import StageLock
 from lockgate.steps import step_code

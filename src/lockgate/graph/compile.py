@@ -13,35 +13,16 @@ from __future__ import annotations
 import bisect
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
 from lockgate.errors import SpecError, SpecIssue
-from lockgate.graph.stage import Stage, expand_stages
+from lockgate.graph.expand import expand_stages
+from lockgate.graph.pipeline import Pipeline, resolve_artifact
+from lockgate.graph.stage import Stage
 from lockgate.spec.load import LoadedSpec
 from lockgate.spec.models import NAME_RE
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    """A compiled pipeline: plain values plus the DAG over stage names."""
-
-    name: str
-    file: str
-    params: dict[str, Any]
-    inputs: dict[str, str]  # artifact name -> repository-relative path
-    stages: dict[str, Stage]  # in spec order (matrix-expanded)
-    graph: nx.DiGraph = field(repr=False)
-    producers: dict[str, str]  # artifact name -> stage name
-    aliases: frozenset[str] = frozenset()
-    loaded: LoadedSpec | None = field(default=None, repr=False, compare=False)
-
-    def order(self) -> list[str]:
-        """Stage names in a deterministic topological order (spec order breaks ties)."""
-        rank = {name: i for i, name in enumerate(self.stages)}
-        return list(nx.lexicographical_topological_sort(self.graph, key=rank.__getitem__))
 
 
 def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -> Pipeline:
@@ -67,6 +48,7 @@ def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -
     return Pipeline(
         name=loaded.name, file=loaded.file, params=loaded.params, inputs=inputs,
         stages=stages, graph=graph, producers=producers, aliases=aliases, loaded=loaded,
+        params_file=loaded.params_file,
     )
 
 
@@ -113,15 +95,6 @@ def _promote_aliases(stages: dict[str, Stage]) -> frozenset[str]:
         str(s.with_["alias"]) for s in stages.values()
         if s.kind == "uses" and s.run == "promote" and isinstance(s.with_.get("alias"), str)
     )
-
-
-def resolve_artifact(name: str, stage: Stage, known: dict[str, Any] | set[str]) -> str | None:
-    """The artifact ``name`` means inside ``stage``: a matrix stage reading ``model``
-    gets ``model@<its own suffix>`` when that exists, else ``model``."""
-    suffix = stage.name.partition("@")[2]
-    if suffix and f"{name}@{suffix}" in known:
-        return f"{name}@{suffix}"
-    return name if name in known else None
 
 
 def _artifact_edges(

@@ -9,32 +9,17 @@ model of its kind, so errors name the stage and the key the user wrote.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-BUILTIN_STEPS: tuple[str, ...] = (
-    "split",
-    "train",
-    "predict",
-    "evaluate",
-    "drift",
-    "validate",
-    "promote",
+from lockgate.spec.names import (  # noqa: E402  (re-exported: the spec's vocabulary)
+    BUILTIN_STEPS,
+    CALL_RE,
+    NAME_RE,
+    STAGE_KINDS,
+    STAGE_NAME_RE,
 )
-"""Names accepted by ``uses:``. Each step's ``with:`` schema lives with the step."""
-
-STAGE_KINDS: tuple[str, ...] = ("cmd", "call", "uses")
-
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-"""Stage and artifact names: identifiers, so gates can say ``scores.roc_auc``."""
-
-STAGE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-"""Stage names may also hold '-'; '@' is reserved for matrix expansion."""
-
-CALL_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)

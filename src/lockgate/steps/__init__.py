@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from lockgate.spec.models import BUILTIN_STEPS
+from lockgate.spec.names import BUILTIN_STEPS
 
 STEP_VERSIONS: dict[str, str] = {name: "1" for name in BUILTIN_STEPS}
 
