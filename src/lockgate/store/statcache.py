@@ -71,7 +71,7 @@ class StatCache:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(db)
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db
@@ -126,3 +126,20 @@ class StatCache:
         self._connection().execute(
             "DELETE FROM stat_cache WHERE path = ?", (os.path.abspath(path),)
         )
+
+
+def _use_wal(db: sqlite3.Connection, attempts: int = 200) -> None:
+    """Switch to WAL (persistent in the file, so usually already on). Changing the
+    journal mode needs an exclusive lock and SQLite does not wait for it (the busy
+    timeout does not apply), so processes opening a new database together retry."""
+    for _ in range(attempts):
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            time.sleep(0.02)
+    db.execute("PRAGMA journal_mode=WAL")
