@@ -114,10 +114,13 @@ class Runner:
     # -- public -----------------------------------------------------------------
 
     def run(self, pipeline: Pipeline, lock_path: Path) -> list[StageOutcome]:
-        graph = pipeline.graph
-        targets = resolve_targets(graph, self.options.targets) if self.options.targets else []
-        chosen = select(graph, targets, downstream=self.options.downstream)
-        selected = [name for name in pipeline.order() if name in chosen]
+        targets: list[str] = []
+        if self.options.targets:  # only then is networkx needed
+            targets = resolve_targets(pipeline.graph, self.options.targets)
+            chosen = select(pipeline.graph, targets, downstream=self.options.downstream)
+            selected = [name for name in pipeline.order() if name in chosen]
+        else:
+            selected = pipeline.order()
         lock = LockFile.read(lock_path, pipeline.name, cache_dir=self.lock_cache)
         state = _State(pipeline, lock, lock_path, selected)
         for name, entry in state.lock.stages.items():  # what earlier runs produced
@@ -133,18 +136,18 @@ class Runner:
     # -- the scheduling loop ------------------------------------------------------
 
     def _loop(self, state: _State) -> None:
-        graph = state.pipeline.graph
+        pipeline = state.pipeline
         rank = {name: i for i, name in enumerate(state.selected)}
         pending = set(state.selected)
         # parents still to settle, per stage: a stage is ready when its count reaches 0
-        waiting = {n: sum(1 for p in graph.predecessors(n) if p in pending) for n in state.selected}
+        waiting = {n: sum(1 for p in pipeline.parents(n) if p in pending) for n in state.selected}
         ready = [(rank[n], n) for n in state.selected if waiting[n] == 0]
         heapq.heapify(ready)
         running: dict[Future, _Running] = {}
         stop = False
 
         def settle(name: str) -> None:
-            for child in graph.successors(name):
+            for child in pipeline.children(name):
                 if child in pending and child in waiting:
                     waiting[child] -= 1
                     if waiting[child] == 0:
@@ -228,7 +231,7 @@ class Runner:
                           message=f"needs stage '{exc.stage}', which has not run yet; run it first")
             return None
         locked = state.lock.stages.get(name)
-        stale_parents = sorted(set(state.pipeline.graph.predecessors(name)) & state.stale)
+        stale_parents = sorted(set(state.pipeline.parents(name)) & state.stale)
         if self.options.dry_run and stale_parents:
             state.stale.add(name)
             own = [r for r in explain(record, locked) if r != "new"] if locked else ["new"]
@@ -277,9 +280,8 @@ class Runner:
         return decisions
 
     def _bad_parent(self, state: _State, name: str) -> str:
-        graph = state.pipeline.graph
-        for parent in graph.predecessors(name):
-            if graph.edges[parent, name].get("why") == "alias":
+        for parent in state.pipeline.parents(name):
+            if state.pipeline.why(parent, name) == "alias":
                 continue  # only orders reading an alias after promoting it: no data flows
             outcome = state.outcomes.get(parent)
             if outcome is None:

@@ -47,8 +47,9 @@ def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -
         raise SpecError(issues)
     return Pipeline(
         name=loaded.name, file=loaded.file, params=loaded.params, inputs=inputs,
-        stages=stages, graph=graph, producers=producers, aliases=aliases, loaded=loaded,
+        stages=stages, producers=producers, aliases=aliases, loaded=loaded,
         params_file=loaded.params_file,
+        links=tuple((a, b, d["why"], d["via"]) for a, b, d in graph.edges(data=True)),
     )
 
 

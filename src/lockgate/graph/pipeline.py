@@ -6,40 +6,88 @@ way it imports no pydantic.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
-
-import networkx as nx
 
 from lockgate.graph.stage import Stage
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    """A compiled pipeline: plain values plus the DAG over stage names."""
+    """A compiled pipeline: plain values plus the DAG over stage names.
+
+    The edges are kept as plain tuples; ``graph`` (networkx) is built on first use,
+    so running and `status` from the plan cache never import networkx."""
 
     name: str
     file: str
     params: dict[str, Any]
     inputs: dict[str, str]  # artifact name -> repository-relative path
     stages: dict[str, Stage]  # in spec order (matrix-expanded)
-    graph: nx.DiGraph = field(repr=False)
+    links: tuple[tuple[str, str, str, str], ...]  # (from, to, why, via)
     producers: dict[str, str]  # artifact name -> stage name
     aliases: frozenset[str] = frozenset()
     params_file: str | None = None
     loaded: Any = field(default=None, repr=False, compare=False)  # the LoadedSpec, when compiled
 
-    def order(self) -> list[str]:
-        """Stage names in a deterministic topological order (spec order breaks ties)."""
-        rank = {name: i for i, name in enumerate(self.stages)}
-        return list(nx.lexicographical_topological_sort(self.graph, key=rank.__getitem__))
+    def __post_init__(self) -> None:
+        parents: dict[str, list[str]] = {n: [] for n in self.stages}
+        children: dict[str, list[str]] = {n: [] for n in self.stages}
+        why: dict[tuple[str, str], str] = {}
+        for a, b, reason, _ in self.links:
+            parents[b].append(a)
+            children[a].append(b)
+            why[a, b] = reason
+        object.__setattr__(self, "_parents", parents)
+        object.__setattr__(self, "_children", children)
+        object.__setattr__(self, "_why", why)
 
+    def parents(self, name: str) -> list[str]:
+        return self._parents[name]  # type: ignore[attr-defined]
+
+    def children(self, name: str) -> list[str]:
+        return self._children[name]  # type: ignore[attr-defined]
+
+    def why(self, parent: str, child: str) -> str:
+        """What the edge is made of: "artifact", "path", "expression" or "alias"."""
+        return self._why[parent, child]  # type: ignore[attr-defined]
+
+    @cached_property
+    def graph(self) -> Any:
+        """The DAG as a ``networkx.DiGraph`` (nodes carry their Stage)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        for name, stage in self.stages.items():
+            graph.add_node(name, stage=stage)
+        for a, b, reason, via in self.links:
+            graph.add_edge(a, b, why=reason, via=via)
+        return graph
+
+    def order(self) -> list[str]:
+        """Stage names in a deterministic topological order (spec order breaks ties),
+        as ``networkx.lexicographical_topological_sort`` with the spec rank as key."""
+        rank = {name: i for i, name in enumerate(self.stages)}
+        waiting = {n: len(self.parents(n)) for n in self.stages}
+        ready = [(rank[n], n) for n in self.stages if waiting[n] == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            _, name = heapq.heappop(ready)
+            order.append(name)
+            for child in self.children(name):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, (rank[child], child))
+        return order
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "file": self.file, "params": self.params, "inputs": self.inputs,
             "stages": [s.to_dict() for s in self.stages.values()],
-            "edges": [[a, b, d.get("why", ""), d.get("via", "")] for a, b, d in self.graph.edges(data=True)],
+            "edges": [list(link) for link in self.links],
             "producers": self.producers, "aliases": sorted(self.aliases),
             "params_file": self.params_file,
         }
@@ -47,15 +95,10 @@ class Pipeline:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Pipeline:
         stages = {s.name: s for s in (Stage.from_dict(d) for d in data["stages"])}
-        graph = nx.DiGraph()
-        for name, stage in stages.items():
-            graph.add_node(name, stage=stage)
-        for a, b, why, via in data["edges"]:
-            graph.add_edge(a, b, why=why, via=via)
         return cls(
             name=data["name"], file=data["file"], params=data["params"], inputs=data["inputs"],
-            stages=stages, graph=graph, producers=data["producers"], aliases=frozenset(data["aliases"]),
-            params_file=data.get("params_file"),
+            stages=stages, links=tuple(tuple(e) for e in data["edges"]), producers=data["producers"],
+            aliases=frozenset(data["aliases"]), params_file=data.get("params_file"),
         )
 
 

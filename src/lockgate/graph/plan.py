@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 from lockgate.errors import UsageError
 
@@ -30,6 +32,8 @@ def resolve_targets(graph: nx.DiGraph, names: Iterable[str]) -> list[str]:
 
 def with_ancestors(graph: nx.DiGraph, targets: Iterable[str]) -> set[str]:
     """The targets and everything they need."""
+    import networkx as nx
+
     selected: set[str] = set()
     for target in targets:
         selected.add(target)
@@ -39,6 +43,8 @@ def with_ancestors(graph: nx.DiGraph, targets: Iterable[str]) -> set[str]:
 
 def with_descendants(graph: nx.DiGraph, targets: Iterable[str]) -> set[str]:
     """The targets and everything downstream of them (``--downstream``)."""
+    import networkx as nx
+
     selected: set[str] = set()
     for target in targets:
         selected.add(target)
