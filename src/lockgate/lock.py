@@ -82,15 +82,14 @@ class LockFile:
     stages: dict[str, StageLock] = field(default_factory=dict)
 
     def to_text(self) -> str:
-        data = {
-            "schema": LOCK_SCHEMA,
-            "pipeline": self.pipeline,
-            "stages": {name: self.stages[name].to_dict() for name in sorted(self.stages)},
-        }
-        return yaml.dump(
-            data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
-            allow_unicode=True, width=100,
-        )
+        """Sorted, stable YAML. Each stage's block is dumped on its own and kept (keyed
+        by the entry's JSON), so rewriting a 1000-stage lock after one stage changed
+        re-dumps one block, not a thousand."""
+        head = _dump({"pipeline": self.pipeline, "schema": LOCK_SCHEMA})
+        if not self.stages:
+            return head + "stages: {}\n"
+        blocks = [_stage_block(name, self.stages[name].to_dict()) for name in sorted(self.stages)]
+        return head + "stages:\n" + "".join(blocks)
 
     @classmethod
     def from_text(cls, text: str, pipeline: str = "") -> LockFile:
@@ -140,6 +139,28 @@ class LockFile:
 
     def all_metrics(self) -> dict[str, dict[str, Any]]:
         return {name: s.metrics for name, s in sorted(self.stages.items()) if s.metrics}
+
+
+def _dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+                     allow_unicode=True, width=100)
+
+
+_BLOCKS: dict[str, str] = {}  # JSON of one stage entry -> its indented YAML block
+
+
+def _stage_block(name: str, entry: dict[str, Any]) -> str:
+    import json
+
+    key = json.dumps([name, entry], sort_keys=True, default=str)
+    block = _BLOCKS.get(key)
+    if block is None:
+        text = _dump({name: entry})
+        block = "".join("  " + line if line.strip() else line for line in text.splitlines(keepends=True))
+        if len(_BLOCKS) > 20000:
+            _BLOCKS.clear()
+        _BLOCKS[key] = block
+    return block
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml: same bytes, ~5x faster

@@ -192,17 +192,18 @@ class Project:
 
 def _shared_outputs(pipelines: list) -> list:
     """Two pipelines writing the same path would restore over each other forever."""
+    if len(pipelines) < 2:
+        return []
     writers: dict[str, tuple[str, str]] = {}
     issues = []
     for pipeline in pipelines:
         for stage in pipeline.stages.values():
             for path in (*stage.outs, *stage.metrics):
-                other = next(
-                    (w for p, w in writers.items()
-                     if (p == path or p.startswith(path + "/") or path.startswith(p + "/"))
-                     and w[0] != pipeline.name),
-                    None,
-                )
+                parts = path.split("/")
+                above = ("/".join(parts[:i]) for i in range(len(parts), 0, -1))
+                clash = [writers[p] for p in above if p in writers]
+                clash += [w for p, w in writers.items() if p.startswith(path + "/")]
+                other = next((w for w in clash if w[0] != pipeline.name), None)
                 if other is not None:
                     message = (f"stage '{stage.name}' writes '{path}', which pipeline '{other[0]}' "
                                f"(stage '{other[1]}') also writes; each path has one writer")

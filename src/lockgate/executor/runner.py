@@ -123,6 +123,7 @@ class Runner:
             selected = pipeline.order()
         lock = LockFile.read(lock_path, pipeline.name, cache_dir=self.lock_cache)
         state = _State(pipeline, lock, lock_path, selected)
+        state.lock_written = time.monotonic()  # the first rewrite waits for the interval too
         for name, entry in state.lock.stages.items():  # what earlier runs produced
             state.outputs[name] = entry.outputs
             self._remember_metrics(state, entry.outputs, entry.metrics, name)
