@@ -80,16 +80,38 @@ class StageLock:
 class LockFile:
     pipeline: str
     stages: dict[str, StageLock] = field(default_factory=dict)
+    # the text this lock was read from: unchanged stages reuse their block of it
+    source: str = field(default="", repr=False, compare=False)
 
     def to_text(self) -> str:
-        """Sorted, stable YAML. Each stage's block is dumped on its own and kept (keyed
-        by the entry's JSON), so rewriting a 1000-stage lock after one stage changed
-        re-dumps one block, not a thousand."""
+        """Sorted, stable YAML. Each stage's block is dumped on its own; a block whose
+        entry did not change since the lock was read (or last dumped) is reused, so
+        rewriting a 1000-stage lock after one stage ran re-dumps one block."""
         head = _dump({"pipeline": self.pipeline, "schema": LOCK_SCHEMA})
         if not self.stages:
             return head + "stages: {}\n"
-        blocks = [_stage_block(name, self.stages[name].to_dict()) for name in sorted(self.stages)]
+        reusable = _source_blocks(self.source) if self.source else {}
+        blocks = []
+        for name in sorted(self.stages):
+            entry = self.stages[name].to_dict()
+            old = self._read_entries.get(name)
+            if old is not None and name in reusable and old == _block_key(name, entry):
+                blocks.append(reusable[name])
+            else:
+                blocks.append(_stage_block(name, entry))
         return head + "stages:\n" + "".join(blocks)
+
+    @property
+    def _read_entries(self) -> dict[str, str]:
+        return self.__dict__.get("_entries_at_read", {})
+
+    def remember_source(self, text: str) -> None:
+        """Keep ``text`` (what this lock was read from) and a snapshot of each entry, so
+        ``to_text`` can reuse the blocks of the stages that did not change."""
+        self.source = text
+        self.__dict__["_entries_at_read"] = {
+            name: _block_key(name, entry.to_dict()) for name, entry in self.stages.items()
+        }
 
     @classmethod
     def from_text(cls, text: str, pipeline: str = "") -> LockFile:
@@ -115,6 +137,7 @@ class LockFile:
             return cls(pipeline=pipeline)
         cached = _cached(cache_dir, path, text) if cache_dir is not None else None
         if cached is not None:
+            cached.remember_source(text)
             return cached
         try:
             lock = cls.from_text(text, pipeline)
@@ -122,6 +145,7 @@ class LockFile:
             return cls(pipeline=pipeline)
         if cache_dir is not None:
             _remember(cache_dir, path, text, lock)
+        lock.remember_source(text)
         return lock
 
     def write(self, path: Path, cache_dir: Path | None = None) -> bool:
@@ -149,10 +173,30 @@ def _dump(data: Any) -> str:
 _BLOCKS: dict[str, str] = {}  # JSON of one stage entry -> its indented YAML block
 
 
-def _stage_block(name: str, entry: dict[str, Any]) -> str:
+def _source_blocks(text: str) -> dict[str, str]:
+    """A lock file's own text (as ``to_text`` wrote it) split into its stages' blocks:
+    a block runs from its ``  NAME:`` line to the next one."""
+    body = text.partition("\nstages:\n")[2]
+    lines = body.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.startswith("  ") and line[2:3] not in (" ", "-", "")]
+    blocks = {}
+    for first, nxt in zip(starts, [*starts[1:], len(lines)]):
+        name = lines[first].strip()
+        if not name.endswith(":"):
+            return {}  # not our layout (hand-edited): dump everything
+        name = name[:-1].strip("'\"")
+        blocks[name] = "".join(lines[first:nxt])
+    return blocks
+
+
+def _block_key(name: str, entry: dict[str, Any]) -> str:
     import json
 
-    key = json.dumps([name, entry], sort_keys=True, default=str)
+    return json.dumps([name, entry], sort_keys=True, default=str)
+
+
+def _stage_block(name: str, entry: dict[str, Any]) -> str:
+    key = _block_key(name, entry)
     block = _BLOCKS.get(key)
     if block is None:
         text = _dump({name: entry})

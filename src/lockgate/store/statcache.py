@@ -95,10 +95,7 @@ class StatCache:
         key = os.path.abspath(path)
         st = os.stat(key)
         db = self._connection()
-        row = db.execute(
-            "SELECT size, mtime_ns, inode, hash, hashed_at_ns FROM stat_cache WHERE path = ?",
-            (key,),
-        ).fetchone()
+        row = self._known().get(key)
         if row is not None:
             size, mtime_ns, inode, digest, hashed_at_ns = row
             if (size, mtime_ns, inode) == _stat_key(
@@ -112,7 +109,19 @@ class StatCache:
                 "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?)",
                 (key, st.st_size, st.st_mtime_ns, st.st_ino, digest, hashed_at_ns),
             )
+            self._known()[key] = (st.st_size, st.st_mtime_ns, st.st_ino, digest, hashed_at_ns)
         return digest
+
+    def _known(self) -> dict[str, tuple[int, int, int, str, int]]:
+        """Every entry, read once per StatCache: one query instead of one per file (a
+        1000-stage status looks up thousands of paths). Entries another process adds
+        meanwhile are simply missed and re-hashed."""
+        rows = self.__dict__.get("_rows")
+        if rows is None:
+            query = "SELECT path, size, mtime_ns, inode, hash, hashed_at_ns FROM stat_cache"
+            rows = {r[0]: tuple(r[1:]) for r in self._connection().execute(query)}
+            self.__dict__["_rows"] = rows
+        return rows
 
     def hash_path(self, path: str | os.PathLike[str]) -> tuple[str, Literal["file", "tree"]]:
         """The digest of a file, or of a folder's manifest (files via the cache)."""
@@ -126,6 +135,7 @@ class StatCache:
         self._connection().execute(
             "DELETE FROM stat_cache WHERE path = ?", (os.path.abspath(path),)
         )
+        self._known().pop(os.path.abspath(path), None)
 
 
 def _use_wal(db: sqlite3.Connection, attempts: int = 200) -> None:
