@@ -80,37 +80,35 @@ class StageLock:
 class LockFile:
     pipeline: str
     stages: dict[str, StageLock] = field(default_factory=dict)
-    # the text this lock was read from: unchanged stages reuse their block of it
-    source: str = field(default="", repr=False, compare=False)
 
     def to_text(self) -> str:
-        """Sorted, stable YAML. Each stage's block is dumped on its own; a block whose
-        entry did not change since the lock was read (or last dumped) is reused, so
-        rewriting a 1000-stage lock after one stage ran re-dumps one block."""
+        """Sorted, stable YAML, one block per stage. A stage whose entry is unchanged since
+        the lock was read or last dumped reuses its block, so rewriting a 1000-stage lock
+        after one stage ran dumps one block, not a thousand."""
         head = _dump({"pipeline": self.pipeline, "schema": LOCK_SCHEMA})
         if not self.stages:
             return head + "stages: {}\n"
-        reusable = _source_blocks(self.source) if self.source else {}
-        blocks = []
+        known = self._blocks
+        fresh: dict[str, tuple[str, str]] = {}
         for name in sorted(self.stages):
             entry = self.stages[name].to_dict()
-            old = self._read_entries.get(name)
-            if old is not None and name in reusable and old == _block_key(name, entry):
-                blocks.append(reusable[name])
-            else:
-                blocks.append(_stage_block(name, entry))
-        return head + "stages:\n" + "".join(blocks)
+            key = _block_key(name, entry)
+            reuse = name in known and known[name][0] == key
+            fresh[name] = known[name] if reuse else (key, _dump_block(name, entry))
+        self.__dict__["_block_cache"] = fresh
+        return head + "stages:\n" + "".join(block for _, block in fresh.values())
 
     @property
-    def _read_entries(self) -> dict[str, str]:
-        return self.__dict__.get("_entries_at_read", {})
+    def _blocks(self) -> dict[str, tuple[str, str]]:
+        """stage -> (its entry's key, its YAML block), from the text last read or dumped."""
+        return self.__dict__.get("_block_cache", {})
 
     def remember_source(self, text: str) -> None:
-        """Keep ``text`` (what this lock was read from) and a snapshot of each entry, so
-        ``to_text`` can reuse the blocks of the stages that did not change."""
-        self.source = text
-        self.__dict__["_entries_at_read"] = {
-            name: _block_key(name, entry.to_dict()) for name, entry in self.stages.items()
+        """``text`` is what this lock was read from: keep each stage's block of it."""
+        blocks = _source_blocks(text)
+        self.__dict__["_block_cache"] = {
+            name: (_block_key(name, entry.to_dict()), blocks[name])
+            for name, entry in self.stages.items() if name in blocks
         }
 
     @classmethod
@@ -170,9 +168,6 @@ def _dump(data: Any) -> str:
                      allow_unicode=True, width=100)
 
 
-_BLOCKS: dict[str, str] = {}  # JSON of one stage entry -> its indented YAML block
-
-
 def _source_blocks(text: str) -> dict[str, str]:
     """A lock file's own text (as ``to_text`` wrote it) split into its stages' blocks:
     a block runs from its ``  NAME:`` line to the next one."""
@@ -195,16 +190,10 @@ def _block_key(name: str, entry: dict[str, Any]) -> str:
     return json.dumps([name, entry], sort_keys=True, default=str)
 
 
-def _stage_block(name: str, entry: dict[str, Any]) -> str:
-    key = _block_key(name, entry)
-    block = _BLOCKS.get(key)
-    if block is None:
-        text = _dump({name: entry})
-        block = "".join("  " + line if line.strip() else line for line in text.splitlines(keepends=True))
-        if len(_BLOCKS) > 20000:
-            _BLOCKS.clear()
-        _BLOCKS[key] = block
-    return block
+def _dump_block(name: str, entry: dict[str, Any]) -> str:
+    """One stage's entry as it stands under ``stages:`` (indented two spaces)."""
+    text = _dump({name: entry})
+    return "".join("  " + line if line.strip() else line for line in text.splitlines(keepends=True))
 
 
 class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml: same bytes, ~5x faster

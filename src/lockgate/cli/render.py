@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 from rich.console import Console
@@ -107,7 +106,3 @@ class RunDisplay:
         for o in outcomes:
             counts[o.outcome.value] = counts.get(o.outcome.value, 0) + 1
         self.out.print(", ".join(f"{n} {k}" for k, n in counts.items()), highlight=False)
-
-
-def is_tty() -> bool:
-    return sys.stderr.isatty()

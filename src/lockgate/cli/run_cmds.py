@@ -64,7 +64,6 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
     restored from the cache. Exit 0 done, 1 a stage failed, 3 a gate blocked.
     """
     from lockgate.cli.render import RunDisplay
-    from lockgate.executor.base import Outcome
     from lockgate.executor.effects import Effects
     from lockgate.executor.local import LocalExecutor
     from lockgate.executor.repolock import repo_lock
@@ -112,8 +111,6 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
     else:
         display.summary(outcomes, dry_run=dry_run)
     code = exit_code(outcomes)
-    if dry_run and code == 0 and any(o.outcome == Outcome.STALE for o in outcomes):
-        code = 0
     if ci_run is not None:  # --ci/--frozen/--base/--summary: lock-is-stale check, then the summary
         code = ci_run.finish(loaded, outcomes, code, quiet=as_json)
     sys.exit(code)

@@ -27,6 +27,7 @@ from lockgate.fingerprint import Record, explain
 from lockgate.gates import Decision, MissingValue, NoChampion, decide
 from lockgate.graph.pipeline import Pipeline, resolve_artifact
 from lockgate.graph.plan import resolve_targets, select
+from lockgate.graph.stage import paths_overlap
 from lockgate.lock import LockFile, StageLock
 from lockgate.runcache import RunCache
 from lockgate.spec.expr import Ref
@@ -258,9 +259,8 @@ class Runner:
     def _writer_of(self, state: _State, path: str) -> str | None:
         """The stage whose outs hold ``path`` (the path or a folder above it)."""
         for stage in state.pipeline.stages.values():
-            for out in (*stage.outs, *stage.metrics):
-                if path == out or path.startswith(out + "/") or out.startswith(path + "/"):
-                    return stage.name
+            if any(paths_overlap(path, out) for out in (*stage.outs, *stage.metrics)):
+                return stage.name
         return None
 
     def _conditions(self, state: _State, name: str) -> list[Decision] | None:

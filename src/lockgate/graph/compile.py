@@ -20,7 +20,7 @@ import networkx as nx
 from lockgate.errors import SpecError, SpecIssue
 from lockgate.graph.expand import expand_stages
 from lockgate.graph.pipeline import Pipeline, resolve_artifact
-from lockgate.graph.stage import Stage
+from lockgate.graph.stage import Stage, norm_path
 from lockgate.spec.load import LoadedSpec
 from lockgate.spec.models import NAME_RE
 
@@ -28,7 +28,7 @@ from lockgate.spec.models import NAME_RE
 def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -> Pipeline:
     stages = {s.name: s for s in expand_stages(loaded)}
     issues: list[SpecIssue] = []
-    inputs = {name: _norm(path) for name, path in loaded.spec.inputs.items()}
+    inputs = {name: norm_path(path) for name, path in loaded.spec.inputs.items()}
     producers = _producers(loaded, stages, inputs, issues)
     aliases = frozenset(known_aliases) | _promote_aliases(stages)
     graph = nx.DiGraph()
@@ -51,13 +51,6 @@ def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -
         params_file=loaded.params_file,
         links=tuple((a, b, d["why"], d["via"]) for a, b, d in graph.edges(data=True)),
     )
-
-
-def _norm(path: str) -> str:
-    text = path.replace("\\", "/").strip()
-    while text.startswith("./"):
-        text = text[2:]
-    return text.rstrip("/") or "."
 
 
 def _producers(
@@ -168,10 +161,6 @@ def _edge(graph: nx.DiGraph, src: str, dst: str, why: str, via: str) -> None:
     if graph.has_edge(src, dst):
         return
     graph.add_edge(src, dst, why=why, via=via)
-
-
-def _under(path: str, folder: str) -> bool:
-    return path == folder or folder == "." or path.startswith(folder + "/")
 
 
 def _path_edges(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from lockgate.errors import SpecError, SpecIssue
-from lockgate.graph.stage import Kind, Stage, matrix_items
+from lockgate.graph.stage import Kind, Stage, matrix_items, norm_path
 from lockgate.spec import models as m
 from lockgate.spec.expr import Expr, ExprError, parse_expr
 from lockgate.spec.load import LoadedSpec
@@ -149,8 +149,5 @@ def _paths(values: Any) -> list[str]:
     for value in flat:
         if isinstance(value, dict):
             raise ParamError(f"a path must be a string, got a mapping {value!r}")
-        text = str(value).replace("\\", "/").strip()
-        while text.startswith("./"):
-            text = text[2:]
-        out.append(text.rstrip("/") or ".")
+        out.append(norm_path(str(value)))
     return out

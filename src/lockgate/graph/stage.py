@@ -92,3 +92,16 @@ def _label(index: int, value: Any) -> str:
     if isinstance(value, (str, int, float, bool)) and str(value).replace(".", "").replace("_", "").replace("-", "").isalnum():
         return str(value).lower() if isinstance(value, bool) else str(value)
     return str(index)
+
+
+def norm_path(text: str) -> str:
+    """A repository-relative POSIX path, normalized: ``./a/b/`` -> ``a/b``."""
+    text = text.replace("\\", "/").strip()
+    while text.startswith("./"):
+        text = text[2:]
+    return text.rstrip("/") or "."
+
+
+def paths_overlap(a: str, b: str) -> bool:
+    """The same path, or one inside the other (a folder and a file in it)."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
