@@ -21,3 +21,26 @@ def count(repo: Path, name: str) -> int:
     """How many times a stage ran: each run appends one line to runs/NAME."""
     path = repo / "runs" / name
     return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+# User code for `call:` stages that counts its own executions in runs/NAME.
+STEPS = """
+from pathlib import Path
+import polars as pl
+
+
+def _mark(name):
+    Path("runs").mkdir(exist_ok=True)
+    with open(Path("runs") / name, "a") as f:
+        f.write("x\\n")
+
+
+def make_table(*, rows):
+    _mark("table")
+    return pl.DataFrame({"x": list(range(rows)), "y": [v * 2.5 for v in range(rows)]})
+
+
+def stats(table: pl.DataFrame):
+    _mark("stats")
+    return {"rows": table.height, "mean_y": float(table["y"].mean())}
+"""

@@ -14,7 +14,7 @@ import pytest
 
 from lockgate.lock import LockFile
 from tests.conftest import git, write
-from tests.e2e.helpers import count, lg
+from tests.e2e.helpers import STEPS, count, lg
 
 SPEC = """
 version: 1
@@ -42,28 +42,6 @@ stages:
     cmd: mkdir -p runs && echo x >> runs/other && echo other > other.txt
     outs: [other.txt]
 """
-
-STEPS = """
-from pathlib import Path
-import polars as pl
-
-
-def _mark(name):
-    Path("runs").mkdir(exist_ok=True)
-    with open(Path("runs") / name, "a") as f:
-        f.write("x\\n")
-
-
-def make_table(*, rows):
-    _mark("table")
-    return pl.DataFrame({"x": list(range(rows)), "y": [v * 2.5 for v in range(rows)]})
-
-
-def stats(table: pl.DataFrame):
-    _mark("stats")
-    return {"rows": table.height, "mean_y": float(table["y"].mean())}
-"""
-
 
 @pytest.fixture
 def project(repo: Path) -> Path:

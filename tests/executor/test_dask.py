@@ -14,6 +14,7 @@ import pytest
 
 from lockgate.lock import LockFile
 from tests.conftest import git, write
+from tests.e2e.helpers import STEPS as ENGINE_STEPS
 from tests.e2e.helpers import count, lg
 
 distributed = pytest.importorskip("distributed")
@@ -46,26 +47,8 @@ stages:
     resources: {cpus: 1, memory: 50MB}
 """
 
-STEPS = """
-from pathlib import Path
-import polars as pl
-
-
-def _mark(name):
-    Path("runs").mkdir(exist_ok=True)
-    with open(Path("runs") / name, "a") as f:
-        f.write("x\\n")
-
-
-def make_table(*, rows):
-    _mark("table")
-    return pl.DataFrame({"x": list(range(rows)), "y": [v * 2.5 for v in range(rows)]})
-
-
-def stats(table: pl.DataFrame):
-    _mark("stats")
-    return {"rows": table.height, "mean_y": float(table["y"].mean())}
-
+# the engine tests' user code, plus a stage that always fails
+STEPS = ENGINE_STEPS + """
 
 def boom(table: pl.DataFrame):
     raise RuntimeError("boom on purpose")

@@ -397,12 +397,7 @@ def _needs_histogram(method: str, ref: ColumnStats, cur: ColumnStats) -> bool:
 
 
 def _method(name: str, ref: ColumnStats, cur: ColumnStats, choice: Mapping[str, Any]) -> str:
-    if ref.n == 0 or cur.n == 0:
-        side = "reference" if ref.n == 0 else "current"
-        raise ValueError(
-            f"column {name!r} is empty in the {side} data after dropping missing "
-            f"(null/NaN/inf) values; drop the column or fill it"
-        )
+    _t.check_not_empty(name, ref.n, cur.n)
     method = choice.get("method")
     if method is None:
         return _t.default_method(ref.as_reference(), cur.as_current())

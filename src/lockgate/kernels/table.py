@@ -506,6 +506,16 @@ def _drifted(method: str, score: float, threshold: float) -> bool:
     return bool(score >= threshold)  # distances: value >= threshold
 
 
+def check_not_empty(name: str, ref_n: int, cur_n: int) -> None:
+    """Evidently drops missing values first; a side left with nothing cannot be tested."""
+    if ref_n == 0 or cur_n == 0:
+        side = "reference" if ref_n == 0 else "current"
+        raise ValueError(
+            f"column {name!r} is empty in the {side} data after dropping missing "
+            f"(null/NaN/inf) values; drop the column or fill it"
+        )
+
+
 def _check_method(name: str, method: str, kind: Kind) -> None:
     """An explicit method must suit the column kind, as Evidently's registry demands.
 
@@ -524,12 +534,7 @@ def _compare(
     name: str, ref: ColumnProfile, column: pa.ChunkedArray, choice: Mapping[str, Any]
 ) -> dict[str, Any]:
     cur = _current_column(name, column, ref.storage)
-    if ref.n == 0 or cur.n == 0:
-        side = "reference" if ref.n == 0 else "current"
-        raise ValueError(
-            f"column {name!r} is empty in the {side} data after dropping missing "
-            f"(null/NaN/inf) values; drop the column or fill it"
-        )
+    check_not_empty(name, ref.n, cur.n)
     method = choice.get("method")
     if method is None:
         method = default_method(ref, cur)
