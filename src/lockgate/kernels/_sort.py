@@ -83,15 +83,27 @@ def _radix_sort(keys, scratch):
     (scores in [0, 1) share their top byte; float32 scores their low three).
     Linear time: 4-6x faster than ``np.sort`` on this box at 1e5-1e7 values.
     """
-    n = keys.size
+    if _radix_passes(keys, scratch, _byte_counts(keys)) % 2:
+        return scratch
+    return keys
+
+
+@njit(nogil=True)
+def _radix_sort_in_place(keys, scratch):
+    """Sort uint64 ``keys`` in place (``scratch`` is as long: a copy back when needed)."""
+    if _radix_passes(keys, scratch, _byte_counts(keys)) % 2:
+        keys[:] = scratch
+
+
+@njit(nogil=True)
+def _byte_counts(keys):
+    """The 8 x 256 per-byte histograms of ``keys`` that ``_radix_passes`` needs."""
     counts = np.zeros((8, 256), np.int64)
-    for i in range(n):
+    for i in range(keys.size):
         key = keys[i]
         for digit in range(8):
             counts[digit, (key >> np.uint64(8 * digit)) & np.uint64(0xFF)] += 1
-    if _radix_passes(keys, scratch, counts) % 2:
-        return scratch
-    return keys
+    return counts
 
 
 @njit(nogil=True)

@@ -8,9 +8,11 @@ follows the quantile-bin rule of DESIGN §5, and the categorical tests equal
 Evidently's stattests. Choosing a test per column is ``table.py``'s job, not
 this module's.
 
-``ks_2samp`` and ``wasserstein`` radix-sort each sample as order-preserving
-integer keys (``_sort.py``; ~4x faster than ``np.sort``), the two samples on
-two threads (``_parallel.py``), and walk the merged keys once. ``psi`` selects
+``wasserstein`` (and ``ks_2samp`` on small samples) radix-sort each sample
+as order-preserving integer keys (``_sort.py``; ~4x faster than ``np.sort``),
+the two samples on two threads (``_parallel.py``), and walk the merged keys
+once. ``ks_2samp`` on large samples sorts only the value buckets that can hold
+an extreme (``_ksbuckets.py``). ``psi`` selects
 the reference quantiles (a radix select, not a sort) and bins with a branch-free
 count; ``jensen_shannon`` computes the Sturges edges from min/max/n and bins in
 one pass. The KS p-value's O(n) exact Smirnov sum, which SciPy evaluates in
@@ -30,6 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lockgate.kernels import _ksbuckets
 from lockgate.kernels._compile import announce_compile, njit
 from lockgate.kernels._inputs import as_float, as_numpy
 from lockgate.kernels._parallel import _both
@@ -585,12 +588,17 @@ def _sorted_pair(reference: Any, current: Any) -> tuple[np.ndarray, int, np.ndar
         (a, n1), (b, n2) = _both(lambda: sorted_keys(ref), lambda: sorted_keys(cur))
     else:
         (a, n1), (b, n2) = sorted_keys(ref), sorted_keys(cur)
-    for name, total, kept in (("reference", ref.size, n1), ("current", cur.size, n2)):
+    _check_kept(ref.size, n1, cur.size, n2)
+    return a, n1, b, n2
+
+
+def _check_kept(ref_size: int, n1: int, cur_size: int, n2: int) -> None:
+    """Raise when a sample has no value left once NaN/nulls are dropped."""
+    for name, total, kept in (("reference", ref_size, n1), ("current", cur_size, n2)):
         if kept == 0:
             dropped = total - kept
             detail = f" after dropping {dropped} NaN/null values" if dropped else ""
             raise ValueError(f"{name} is empty{detail}; drift needs at least one value on each side")
-    return a, n1, b, n2
 
 
 # --------------------------------------------------------------------------- public numeric
@@ -602,8 +610,15 @@ def ks_2samp(reference: Any, current: Any, method: KsMethod = "auto") -> tuple[f
     NaN (and nulls) are dropped from both samples first.
     """
     _check_method(method)
-    a, n1, b, n2 = _sorted_pair(reference, current)
-    hi_i, hi_j, lo_i, lo_j = _ks_keys(a, b, n1, n2)
+    ref = as_float(reference, "reference")
+    cur = as_float(current, "current")
+    if ref.size + cur.size < _SPLIT_MIN:
+        a, n1, b, n2 = _sorted_pair(ref, cur)
+        hi_i, hi_j, lo_i, lo_j = _ks_keys(a, b, n1, n2)
+    else:  # large: sort only the buckets that can hold an extreme
+        announce_compile(_ksbuckets.__file__)
+        n1, n2, hi_i, hi_j, lo_i, lo_j = _ksbuckets.ks_extreme_points(ref, cur)
+        _check_kept(ref.size, n1, cur.size, n2)
     # the same float expression SciPy evaluates at the extreme points
     return _ks_result(n1, n2, hi_i / n1 - hi_j / n2, lo_i / n1 - lo_j / n2, method)
 
