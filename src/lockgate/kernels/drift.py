@@ -12,7 +12,7 @@ this module's.
 as order-preserving integer keys (``_sort.py``; ~4x faster than ``np.sort``),
 the two samples on two threads (``_parallel.py``), and walk the merged keys
 once. ``ks_2samp`` on large samples sorts only the value buckets that can hold
-an extreme (``_ksbuckets.py``). ``psi`` selects
+an extreme (``_buckets.py``). ``psi`` selects
 the reference quantiles (a radix select, not a sort) and bins with a branch-free
 count; ``jensen_shannon`` computes the Sturges edges from min/max/n and bins in
 one pass. The KS p-value's O(n) exact Smirnov sum, which SciPy evaluates in
@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from lockgate.kernels import _ksbuckets
+from lockgate.kernels import _buckets
 from lockgate.kernels._compile import announce_compile, njit
 from lockgate.kernels._inputs import as_float, as_numpy
 from lockgate.kernels._parallel import _both
@@ -203,6 +203,35 @@ def n_distinct_sorted(values: np.ndarray) -> int:
     """Distinct values of a sorted NaN-free array (-0.0 equals 0.0, as in pandas' nunique)."""
     announce_compile(__file__)
     return int(_n_distinct_sorted(values))
+
+
+@njit(nogil=True)
+def _n_distinct_upto(values: np.ndarray, cap: int) -> int:
+    seen = np.empty(cap + 1, dtype=values.dtype)
+    count = 0
+    for k in range(values.shape[0]):
+        x = values[k]
+        new = True
+        for s in range(count):
+            if seen[s] == x:
+                new = False
+                break
+        if new:
+            seen[count] = x
+            count += 1
+            if count > cap:
+                break
+    return count
+
+
+def n_distinct_upto(values: np.ndarray, cap: int) -> int:
+    """Distinct values of a NaN-free array, counted up to ``cap + 1`` (then it stops looking).
+
+    A continuous column shows ``cap + 1`` distinct values within its first
+    few rows, so this costs almost nothing where a sort would cost the most.
+    """
+    announce_compile(__file__)
+    return int(_n_distinct_upto(values, cap))
 
 
 @njit(nogil=True)
@@ -616,8 +645,8 @@ def ks_2samp(reference: Any, current: Any, method: KsMethod = "auto") -> tuple[f
         a, n1, b, n2 = _sorted_pair(ref, cur)
         hi_i, hi_j, lo_i, lo_j = _ks_keys(a, b, n1, n2)
     else:  # large: sort only the buckets that can hold an extreme
-        announce_compile(_ksbuckets.__file__)
-        n1, n2, hi_i, hi_j, lo_i, lo_j = _ksbuckets.ks_extreme_points(ref, cur)
+        announce_compile(_buckets.__file__)
+        n1, n2, hi_i, hi_j, lo_i, lo_j = _buckets.ks_extreme_points(ref, cur)
         _check_kept(ref.size, n1, cur.size, n2)
     # the same float expression SciPy evaluates at the extreme points
     return _ks_result(n1, n2, hi_i / n1 - hi_j / n2, lo_i / n1 - lo_j / n2, method)
@@ -626,6 +655,20 @@ def ks_2samp(reference: Any, current: Any, method: KsMethod = "auto") -> tuple[f
 def wasserstein_from_sorted(a: np.ndarray, b: np.ndarray) -> float:
     announce_compile(__file__)
     return float(_wasserstein_sorted(a, b))
+
+
+def wasserstein_sorted_ref(a: np.ndarray, b: np.ndarray) -> float:
+    """``wasserstein`` of a sorted ``a`` and an unsorted ``b``, both finite and non-empty.
+
+    A large ``b`` is not sorted: value buckets give the same number to ~1e-12
+    (``_buckets.py``), which is what makes a reference profile pay off.
+    """
+    if b.size >= _SPLIT_MIN:
+        announce_compile(_buckets.__file__)
+        distance = _buckets.wasserstein_vs_sorted(a, b)
+        if distance is not None:
+            return distance
+    return wasserstein_from_sorted(a, np.sort(b))
 
 
 def wasserstein(reference: Any, current: Any) -> float:

@@ -85,6 +85,8 @@ FEW_VALUES = 5
 BINARY_VALUES = 2
 INT_CATEGORICAL_LIMIT = 10  # core/datasets.py INTEGER_CARDINALITY_LIMIT
 HISTOGRAM_MIN_UNIQUE = 20  # get_binned_data: numeric with n_unique > 20 is histogrammed
+# The rule never asks a current column for more distinct values than this.
+DISTINCT_CAP = max(FEW_VALUES, INT_CATEGORICAL_LIMIT)
 DEFAULT_THRESHOLDS: dict[str, float] = {
     "ks": 0.05,
     "chisquare": 0.05,
@@ -362,8 +364,8 @@ class _Current:
     kind: Kind
     n_rows: int
     n_missing: int
-    n_unique: int
-    values: np.ndarray | None = None  # sorted finite floats (numeric storage)
+    n_unique: int  # exact up to DISTINCT_CAP, DISTINCT_CAP + 1 for any more
+    finite: np.ndarray | None = None  # finite floats in the column's order (numeric storage)
     cat_keys: np.ndarray | None = None  # categories (categorical storage)
     cat_counts: np.ndarray | None = None
 
@@ -372,10 +374,17 @@ class _Current:
         return self.n_rows - self.n_missing
 
     @cached_property
+    def values(self) -> np.ndarray:
+        """The finite values sorted, on demand: the default test on a large
+        reference (Wasserstein against the profile's sorted values) needs no sort."""
+        assert self.finite is not None
+        return _sort(self.finite)
+
+    @cached_property
     def _groups(self) -> tuple[np.ndarray, np.ndarray]:
         # Only categorical tests need these: computed on demand, as a pass costs
         # as much as the sort for a continuous column.
-        if self.values is None:
+        if self.finite is None:
             assert self.cat_keys is not None and self.cat_counts is not None
             return self.cat_keys, self.cat_counts
         return _run_groups(self.values)
@@ -414,12 +423,11 @@ def _current_column(name: str, column: pa.ChunkedArray, storage: str) -> _Curren
         keys, counts, n_missing = _category_counts(column)
         return _Current("cat", len(column), n_missing, len(keys), cat_keys=keys, cat_counts=counts)
     values, n_missing = _finite_values(column)
-    ordered = _sort(values)
-    n_unique = _d.n_distinct_sorted(ordered)
+    n_unique = _d.n_distinct_upto(values, DISTINCT_CAP)
     # pandas' nunique on the int column itself (no nulls there, so nothing was dropped)
     kind = _column_kind(column, n_unique)
     assert kind is not None
-    return _Current(kind, len(column), n_missing, n_unique, values=ordered)
+    return _Current(kind, len(column), n_missing, n_unique, finite=values)
 
 
 # --------------------------------------------------------------------------- tests per column
@@ -486,7 +494,7 @@ def _statistic(method: str, ref: ColumnProfile, cur: _Current) -> tuple[float, f
         return _d.ks_from_sorted(ref.values, cur.values, "auto")
     if method == "wasserstein":
         norm = max(float(ref.std), 0.001)
-        return _d.wasserstein_from_sorted(ref.values, cur.values) / norm, None
+        return _d.wasserstein_sorted_ref(ref.values, cur.finite) / norm, None
     if method == "chisquare":
         return _d.chi2_counts(*_aligned(ref, cur))
     if method == "z":
