@@ -9,9 +9,12 @@ appended to the hash-chained audit log.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lockgate.graph.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from lockgate.registry import Registry
 
 
 class AmbiguousAlias(Exception):
@@ -44,17 +47,30 @@ class Effects:
 
         self.root = root
         self.audit = AuditLog(root / ".lockgate" / "audit.jsonl")
+        self._registries: dict[str, Registry] | None = None
+
+    def _opened(self) -> dict[str, Registry]:
+        """Every registry, read once per run; a promotion makes the next call read them again."""
+        if self._registries is None:
+            from lockgate.registry import Registry, registry_names
+
+            self._registries = {n: Registry.open(self.root, n) for n in registry_names(self.root)}
+        return self._registries
 
     def alias_metrics(self, pipeline: Pipeline, alias: str, stage: str | None = None) -> dict[str, Any] | None:
         from lockgate.gates import MissingValue
-        from lockgate.registry import Registry, registry_names
+        from lockgate.registry import Registry
 
-        holders = [n for n in registry_names(self.root) if alias in Registry.open(self.root, n).aliases]
+        registries = self._opened()
+        holders = [n for n, registry in registries.items() if alias in registry.aliases]
         try:
             name = model_name_for(pipeline, alias, stage, holders)
         except AmbiguousAlias as exc:
             raise MissingValue(str(exc)) from None  # a gate that cannot be decided fails
-        return None if name is None else Registry.open(self.root, name).alias_metrics(alias)
+        if name is None:
+            return None
+        registry = registries.get(name) or Registry.open(self.root, name)  # not created yet: no alias
+        return registry.alias_metrics(alias)
 
     def apply(self, pipeline: Pipeline, stage: str, effect: dict[str, Any]) -> dict[str, Any]:
         if effect.get("type") != "promote":
@@ -68,6 +84,7 @@ class Effects:
         )
         previous = registry.set_alias(effect["alias"], version.version)
         registry.save()
+        self._registries = None
         record = self.audit.append(
             "promote", model=effect["model_name"], alias=effect["alias"], version=version.version,
             previous=previous, artifact=effect["artifact"].get("digest"), metrics=effect["metrics"],

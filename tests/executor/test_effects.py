@@ -1,0 +1,53 @@
+"""Run effects: registries are read once per run and again after a promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from lockgate import registry as registry_module
+from lockgate.executor.effects import Effects
+from lockgate.hashing import digest_bytes
+from lockgate.registry import Registry
+
+NO_PROMOTE_STAGES = SimpleNamespace(name="churn", stages={})  # the alias is found by its holder
+
+
+def promote_effect(tag: str, auc: float) -> dict:
+    return {
+        "type": "promote", "model_name": "churn", "alias": "production",
+        "artifact": {"kind": "model", "digest": digest_bytes(tag.encode()), "meta": {}},
+        "metrics": {"roc_auc": auc}, "params": {}, "data": {},
+    }
+
+
+@pytest.fixture
+def opened(monkeypatch) -> list[str]:
+    names: list[str] = []
+    real_init = Registry.__init__
+
+    def counting_init(self, path, name, **kw):
+        names.append(name)
+        real_init(self, path, name, **kw)
+
+    monkeypatch.setattr(registry_module.Registry, "__init__", counting_init)
+    return names
+
+
+def test_registries_are_read_once_until_a_promotion(tmp_path: Path, opened: list[str]):
+    effects = Effects(tmp_path)
+    effects.apply(NO_PROMOTE_STAGES, "deploy", promote_effect("m1", 0.7))
+    for other in ("fraud", "uplift"):
+        Registry.open(tmp_path, other).save()
+    opened.clear()
+
+    for _ in range(5):
+        assert effects.alias_metrics(NO_PROMOTE_STAGES, "production") == {"roc_auc": 0.7}
+    assert sorted(opened) == ["churn", "fraud", "uplift"]  # one read each, not one per gate term
+
+    effects.apply(NO_PROMOTE_STAGES, "deploy", promote_effect("m2", 0.9))
+    opened.clear()
+    assert effects.alias_metrics(NO_PROMOTE_STAGES, "production") == {"roc_auc": 0.9}
+    assert sorted(opened) == ["churn", "fraud", "uplift"]
