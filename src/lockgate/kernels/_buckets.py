@@ -179,20 +179,27 @@ def _sorted_keys(values):
 
 
 @njit(nogil=True)
+def _next_value(a, b, i, j):
+    """The next pooled value of sorted runs ``a``, ``b`` from (i, j), and (i, j) past all its ties."""
+    if j >= b.size or (i < a.size and a[i] <= b[j]):
+        v = a[i]
+    else:
+        v = b[j]
+    while i < a.size and a[i] == v:
+        i += 1
+    while j < b.size and b[j] == v:
+        j += 1
+    return v, i, j
+
+
+@njit(nogil=True)
 def _walk_sorted(sa, sb, i0, j0, n1, n2, state):
     """Walk one resolved bucket point by point, after every tie of a value is consumed."""
     a = _sorted_keys(sa)
     b = _sorted_keys(sb)
     i = j = 0
     while i < a.size or j < b.size:
-        if j >= b.size or (i < a.size and a[i] <= b[j]):
-            v = a[i]
-        else:
-            v = b[j]
-        while i < a.size and a[i] == v:
-            i += 1
-        while j < b.size and b[j] == v:
-            j += 1
+        _, i, j = _next_value(a, b, i, j)
         diff = (i0 + i) * n2 - (j0 + j) * n1
         if diff > state[_HI]:
             state[_HI] = diff
@@ -386,18 +393,10 @@ def _walk_area(a, b, d, prev, n1, n2):
     area = 0.0
     i = j = 0
     while i < a.size or j < b.size:
-        if j >= b.size or (i < a.size and a[i] <= b[j]):
-            v = a[i]
-        else:
-            v = b[j]
+        v, i_next, j_next = _next_value(a, b, i, j)
         area += abs(d) * (v - prev)
-        while i < a.size and a[i] == v:
-            i += 1
-            d += n2
-        while j < b.size and b[j] == v:
-            j += 1
-            d -= n1
-        prev = v
+        d += (i_next - i) * n2 - (j_next - j) * n1
+        i, j, prev = i_next, j_next, v
     return area
 
 
