@@ -191,28 +191,33 @@ class Project:
 
 
 def _shared_outputs(pipelines: list) -> list:
-    """Two pipelines writing the same path would restore over each other forever."""
+    """Two pipelines writing the same path would restore over each other forever.
+
+    Each clash is reported once, at the later writer (pipelines, then stages, in order).
+    """
     if len(pipelines) < 2:
         return []
-    writers: dict[str, tuple[str, str]] = {}
+    from lockgate.graph.stage import overlapping_paths
+
+    written = [(pipeline, stage, path) for pipeline in pipelines for stage in pipeline.stages.values()
+               for path in (*stage.outs, *stage.metrics)]
+    first: dict[str, int] = {}  # path -> index in `written` of its first writer
+    for index, (_, _, path) in enumerate(written):
+        first.setdefault(path, index)
+    sorted_paths = sorted(first)
     issues = []
-    for pipeline in pipelines:
-        for stage in pipeline.stages.values():
-            for path in (*stage.outs, *stage.metrics):
-                parts = path.split("/")
-                above = ("/".join(parts[:i]) for i in range(len(parts), 0, -1))
-                clash = [writers[p] for p in above if p in writers]
-                clash += [w for p, w in writers.items() if p.startswith(path + "/")]
-                other = next((w for w in clash if w[0] != pipeline.name), None)
-                if other is not None:
-                    message = (f"stage '{stage.name}' writes '{path}', which pipeline '{other[0]}' "
-                               f"(stage '{other[1]}') also writes; each path has one writer")
-                    issues.append(
-                        pipeline.loaded.issue(("stages", stage.base, "outs"), message)
-                        if pipeline.loaded is not None
-                        else SpecIssue(stage.file, stage.line, 3, message)
-                    )
-                writers.setdefault(path, (pipeline.name, stage.name))
+    for index, (pipeline, stage, path) in enumerate(written):
+        earlier = (written[first[p]] for p in overlapping_paths(path, first, sorted_paths) if first[p] < index)
+        other = next((w for w in earlier if w[0].name != pipeline.name), None)
+        if other is None:
+            continue
+        message = (f"stage '{stage.name}' writes '{path}', which pipeline '{other[0].name}' "
+                   f"(stage '{other[1].name}') also writes; each path has one writer")
+        issues.append(
+            pipeline.loaded.issue(("stages", stage.base, "outs"), message)
+            if pipeline.loaded is not None
+            else SpecIssue(stage.file, stage.line, 3, message)
+        )
     return issues
 
 

@@ -140,3 +140,31 @@ def test_import_lockgate_is_light():
         capture_output=True, text=True,
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_two_pipelines_writing_one_path_is_one_error_at_the_later_writer(repo: Path):
+    write(repo, "pipelines/a.yaml", """
+    version: 1
+    stages:
+      make:
+        cmd: mkdir -p data && echo 1 > data/x.csv
+        outs: [data]
+    """)
+    write(repo, "pipelines/b.yaml", """
+    version: 1
+    stages:
+      ok:
+        cmd: echo 2 > other.csv
+        outs: [other.csv]
+      clash:
+        cmd: echo 2 > data/x.csv
+        outs: [data/x.csv]
+    """)
+    done = lockgate("validate", cwd=repo)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == [
+        "pipelines/b.yaml:8:11: stage 'clash' writes 'data/x.csv', which pipeline 'a' (stage 'make') "
+        "also writes; each path has one writer"
+    ], lines
+    assert "Traceback" not in done.stderr

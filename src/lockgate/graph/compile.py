@@ -10,7 +10,6 @@ reported at once, located in the spec, with a fix.
 
 from __future__ import annotations
 
-import bisect
 import difflib
 from collections.abc import Iterable
 from typing import Any
@@ -20,7 +19,7 @@ import networkx as nx
 from lockgate.errors import SpecError, SpecIssue
 from lockgate.graph.expand import expand_stages
 from lockgate.graph.pipeline import Pipeline, resolve_artifact
-from lockgate.graph.stage import Stage, norm_path
+from lockgate.graph.stage import Stage, norm_path, overlapping_paths
 from lockgate.spec.load import LoadedSpec
 from lockgate.spec.models import NAME_RE
 
@@ -178,7 +177,7 @@ def _path_edges(
     for stage in stages.values():
         for i, path in enumerate((*stage.outs, *stage.metrics)):
             # the same path, a folder above it, or a path inside it, written by another stage
-            clash = next((p for p in _overlapping(path, writers, sorted_outs) if writers[p] != stage.name), None)
+            clash = next((p for p in overlapping_paths(path, writers, sorted_outs) if writers[p] != stage.name), None)
             if clash is not None and list(stages).index(writers[clash]) < list(stages).index(stage.name):
                 issues.append(loaded.issue(
                     ("stages", stage.base, "outs" if i < len(stage.outs) else "metrics"),
@@ -188,25 +187,9 @@ def _path_edges(
     for stage in stages.values():
         reads = list(stage.deps) + [inputs[a] for a in stage.inputs.values() if a in inputs]
         for path in reads:
-            for out in _overlapping(path, writers, sorted_outs):
+            for out in overlapping_paths(path, writers, sorted_outs):
                 if writers[out] != stage.name:
                     _edge(graph, writers[out], stage.name, "path", out)
-
-
-def _overlapping(path: str, writers: dict[str, str], sorted_outs: list[str]) -> list[str]:
-    """Outs at or above ``path`` (its folders), and outs inside ``path`` if it is a folder."""
-    found = []
-    parts = path.split("/")
-    for i in range(len(parts), 0, -1):
-        prefix = "/".join(parts[:i])
-        if prefix in writers:
-            found.append(prefix)
-    start = bisect.bisect_left(sorted_outs, path + "/")
-    for out in sorted_outs[start:]:
-        if not out.startswith(path + "/"):
-            break
-        found.append(out)
-    return found
 
 
 def _alias_edges(stages: dict[str, Stage], graph: nx.DiGraph) -> None:

@@ -5,7 +5,9 @@ interpolation. It knows nothing about running itself; the executor does that.
 
 from __future__ import annotations
 
+import bisect
 import itertools
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -105,3 +107,20 @@ def norm_path(text: str) -> str:
 def paths_overlap(a: str, b: str) -> bool:
     """The same path, or one inside the other (a folder and a file in it)."""
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def overlapping_paths(path: str, known: Container[str], sorted_known: list[str]) -> list[str]:
+    """Paths of ``known`` at or above ``path`` (its folders), then those inside it if it
+    is a folder; ``sorted_known`` is ``sorted(known)``, so the search is a bisection."""
+    found = []
+    parts = path.split("/")
+    for i in range(len(parts), 0, -1):
+        prefix = "/".join(parts[:i])
+        if prefix in known:
+            found.append(prefix)
+    start = bisect.bisect_left(sorted_known, path + "/")
+    for other in sorted_known[start:]:
+        if not other.startswith(path + "/"):
+            break
+        found.append(other)
+    return found
