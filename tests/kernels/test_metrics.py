@@ -238,6 +238,84 @@ def test_log_loss_with_one_class_needs_labels_like_sklearn() -> None:
         np.testing.assert_allclose(lg.log_loss(y, p, labels=[0, 1]), sk.log_loss(y, p, labels=[0, 1]), rtol=RTOL)
 
 
+
+# Lengths around the log-loss kernel's strides (one row per lane), its
+# renormalisation blocks and the two-halves split.
+LOG_LOSS_EDGES = [
+    lg._LANES - 1,
+    lg._LANES + 1,
+    lg._RENORM_ROWS - 1,
+    lg._RENORM_ROWS + 1,
+    3 * lg._RENORM_ROWS + lg._LANES + 7,
+    lg._SPLIT_MIN_PASS + 2 * lg._RENORM_ROWS + 5,
+]
+
+
+@pytest.mark.parametrize("n", LOG_LOSS_EDGES)
+def test_log_loss_at_lane_and_block_edges(n: int) -> None:
+    rng = np.random.default_rng(n)
+    y, p = labels_with_both(rng, n), rng.random(n)
+    p[-1] = 1 - y[-1]  # the last row's loss is the largest, so a dropped tail shows
+    np.testing.assert_allclose(lg.log_loss(y, p), sk.log_loss(y, p), rtol=RTOL)
+    np.testing.assert_allclose(lg.log_loss(y, p), naive.log_loss(y, p), rtol=RTOL)
+
+
+def _extreme_probabilities(dtype) -> np.ndarray:
+    info = np.finfo(dtype)
+    one = dtype(1)
+    return np.array(
+        [
+            0, 1, -0.0, info.eps, one - info.eps, info.eps / 2, one - info.eps / 2,
+            info.smallest_subnormal, info.smallest_normal, np.nextafter(one, dtype(0)), 0.5,
+        ],
+        dtype=dtype,
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_loss_at_extreme_probabilities(dtype) -> None:
+    """Clipping at eps and 1 - eps of p's dtype, for either label, in every lane."""
+    extremes = _extreme_probabilities(dtype)
+    rng = np.random.default_rng(15)
+    n = 3 * lg._RENORM_ROWS + 11
+    p = rng.choice(extremes, n)
+    y = labels_with_both(rng, n)
+    rtol = RTOL if dtype == np.float64 else RTOL_F32
+    np.testing.assert_allclose(lg.log_loss(y, p), sk.log_loss(y, p), rtol=rtol)
+    np.testing.assert_allclose(lg.log_loss(y, p), naive.log_loss(y, p), rtol=RTOL)
+    # every extreme paired with both labels, on its own (tiny totals)
+    y2 = np.repeat([0, 1], extremes.size)
+    p2 = np.tile(extremes, 2)
+    np.testing.assert_allclose(lg.log_loss(y2, p2), sk.log_loss(y2, p2), rtol=rtol)
+    np.testing.assert_allclose(lg.log_loss(y2, p2), naive.log_loss(y2, p2), rtol=RTOL)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("gap", [1e-3, 1e-6, 2.0**-17, 1e-9, 1e-12])
+def test_log_loss_of_confident_predictions(dtype, gap: float) -> None:
+    """Every row within ``gap`` of certainty: a total near n * gap, where a bare
+    product of the probabilities would be off by up to ~1e-16 per row."""
+    rng = np.random.default_rng(16)
+    n = 5000
+    y = labels_with_both(rng, n)
+    miss = (rng.random(n) * gap).astype(dtype)
+    p = np.where(y == 1, dtype(1) - miss, miss).astype(dtype)
+    rtol = RTOL if dtype == np.float64 else RTOL_F32
+    np.testing.assert_allclose(lg.log_loss(y, p), sk.log_loss(y, p), rtol=rtol)
+    np.testing.assert_allclose(lg.log_loss(y, p), naive.log_loss(y, p), rtol=RTOL)
+
+
+def test_log_loss_around_the_near_one_threshold() -> None:
+    """Rows just either side of the switch from product to series agree with scikit-learn."""
+    threshold = lg._NEAR_ONE
+    q = np.array([np.nextafter(threshold, 0), threshold, np.nextafter(threshold, 1)])
+    rng = np.random.default_rng(17)
+    y = labels_with_both(rng, 999)
+    chosen = rng.choice(q, y.size)
+    p = np.where(y == 1, chosen, 1 - chosen)
+    np.testing.assert_allclose(lg.log_loss(y, p), sk.log_loss(y, p), rtol=RTOL)
+    np.testing.assert_allclose(lg.log_loss(y, p), naive.log_loss(y, p), rtol=RTOL)
+
 def test_r2_on_constant_truth_follows_sklearn() -> None:
     t = np.full(10, 0.1)
     assert lg.r2(t, t) == sk.r2_score(t, t) == 1.0
@@ -274,6 +352,21 @@ def test_regression_metrics_on_float32_and_ints() -> None:
     assert_regression_match(rng.integers(0, 100, 1000), rng.integers(0, 100, 1000))
     assert_regression_match(t32.astype(np.float64), p32)  # mixed
 
+
+
+@pytest.mark.parametrize(
+    "n", [lg._LANES - 1, lg._LANES + 1, lg._BLOCK - 1, lg._BLOCK + lg._LANES + 3, lg._SPLIT_MIN_PASS + 5]
+)
+def test_regression_metrics_at_lane_and_block_edges(n: int) -> None:
+    rng = np.random.default_rng(n)
+    t = rng.normal(size=n)
+    p = t + rng.normal(size=n)
+    p[-1] += 1e3  # a dropped tail row would show
+    assert_regression_match(t, p)
+    t32, p32 = t.astype(np.float32), p.astype(np.float32)
+    assert_regression_match(t32, p32, rtol=RTOL_F32)
+    for name in ("mae", "rmse", "r2"):  # both accumulate in float64
+        np.testing.assert_allclose(getattr(lg, name)(t32, p32), getattr(naive, name)(t32, p32), rtol=RTOL)
 
 # ------------------------------------------------------------ arrow and polars
 
@@ -390,6 +483,47 @@ def test_log_loss_rejects_probabilities_outside_0_1() -> None:
     with pytest.raises(ValueError, match="p contains values greater than 1: inf"):
         lg.log_loss([0, 1], [np.inf, 0.5])
 
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (np.nan, "p contains NaN"),
+        (1.5, "p contains values greater than 1"),
+        (np.inf, "p contains values greater than 1"),
+        (-np.inf, "p contains values lower than 0"),
+        (-1e-40, "p contains values lower than 0"),  # subnormal in float32, normal in float64
+    ],
+)
+def test_log_loss_finds_one_bad_probability_anywhere(dtype, bad: float, message: str) -> None:
+    """A single bad p is found in any lane, stride, half or tail, whatever its label."""
+    rng = np.random.default_rng(18)
+    n = lg._SPLIT_MIN_PASS + 3 * lg._LANES + 5  # two halves, each ending in a partial stride
+    y, p = labels_with_both(rng, n), rng.random(n).astype(dtype)
+    for where in (0, lg._LANES + 3, n // 2 - 1, n // 2, n - 1):
+        for label in (0, 1):
+            y_bad, p_bad = y.copy(), p.copy()
+            y_bad[where], p_bad[where] = label, bad
+            with pytest.raises(ValueError, match=message):
+                lg.log_loss(y_bad, p_bad)
+
+
+def test_log_loss_accepts_negative_zero_and_subnormal_probabilities() -> None:
+    p = np.array([-0.0, 5e-324, 1.0, 0.5])
+    y = np.array([0, 1, 1, 0])
+    np.testing.assert_allclose(lg.log_loss(y, p), sk.log_loss(y, p), rtol=RTOL)
+
+
+def test_log_loss_reports_bad_labels_before_bad_probabilities() -> None:
+    y = np.array([0, 1] * 1000)
+    p = np.full(y.size, 0.5)
+    y[1500], p[10] = 2, np.nan
+    with pytest.raises(ValueError, match=r"binary labels 0 and 1.*found values 0, 1, 2"):
+        lg.log_loss(y, p)
+    y[1500] = 1
+    with pytest.raises(ValueError, match="p contains NaN"):
+        lg.log_loss(y, p)
 
 def test_log_loss_labels_must_be_0_and_1() -> None:
     with pytest.raises(ValueError, match=r"labels must be \[0, 1\]"):

@@ -74,10 +74,9 @@ def announce_compile(module_file: str) -> None:
     notice is logged at most once.
     """
     global _announced
-    stem = Path(module_file).stem
-    if _announced or stem in _checked:
+    if _announced or module_file in _checked:  # a set lookup: kernels call this on every use
         return
-    _checked.add(stem)
+    _checked.add(module_file)
     if not _fresh_index_exists(Path(module_file)):
         _announced = True
         log.warning("compiling lockgate's statistics kernels (first use on this machine)...")

@@ -16,20 +16,25 @@ How the speed is found:
   (linear: 4-6x faster than ``np.sort`` here, which is itself faster than
   numba's ``np.sort``), and a last pass walks the two sorted runs once.
 * Counting and regression metrics are one fused pass. Float sums run over
-  fixed blocks of ``_BLOCK`` values with four accumulators (independent add
-  chains, so the loop is not bound by add latency), added in block order.
-* Log loss: a numba pass picks and clips P(true class) into a cache-sized
-  scratch chunk, and NumPy's SIMD ``log`` and ``sum`` finish the chunk (the
-  scalar libm ``log`` a numba loop calls is several times slower).
+  fixed blocks of ``_BLOCK`` values into ``_LANES`` accumulators (row j of
+  each stride adds to lane j: an elementwise loop, which LLVM vectorizes,
+  where one running sum is a serial chain it may not reorder), added in
+  block order.
+* Log loss: the sum of logarithms is the logarithm of a product. One pass
+  multiplies the clipped P(true class) into ``_LANES`` product lanes whose
+  binary exponents are moved to integers every few strides (no underflow),
+  so only ``_LANES`` logarithms are taken; rows within 2**-17 of certainty
+  add a series term instead, where a product's rounding would swamp their
+  tiny loss (see ``_NEAR_ONE``).
 * Two cores: large inputs are cut in two halves; a helper thread takes the
-  first while the caller takes the second (numba kernels are ``nogil``, and
-  NumPy's ``log`` releases the GIL), and the caller takes the first half back
-  if the helper has not started it. We measured numba's own ``parallel=True``
-  (OpenMP) first: as fast on an idle box, but when other processes load both
-  cores its barrier waits for a descheduled thread and a 0.2 ms kernel takes
-  16-24 ms; and OpenMP does not survive ``fork`` (dask, multiprocessing).
-  The halves are fixed by n alone, so results are bit-identical whatever the
-  number of cores, which a lock file that records metrics relies on.
+  first while the caller takes the second (numba kernels are ``nogil``), and
+  the caller takes the first half back if the helper has not started it. We
+  measured numba's own ``parallel=True`` (OpenMP) first: as fast on an idle
+  box, but when other processes load both cores its barrier waits for a
+  descheduled thread and a 0.2 ms kernel takes 16-24 ms; and OpenMP does not
+  survive ``fork`` (dask, multiprocessing). The halves are fixed by n alone,
+  so results are bit-identical whatever the number of cores, which a lock
+  file that records metrics relies on.
 
 Where we knowingly differ from scikit-learn 1.9 (and why):
 
@@ -83,17 +88,18 @@ __all__ = [
 # small enough that block sums are about as accurate as pairwise summation.
 _BLOCK = 4096
 
+# Accumulators per float sum or product (see the module docstring): enough
+# independent chains to fill the vector units, few enough to sit in L1;
+# divides _BLOCK.
+_LANES = 128
+
 # Inputs at least this long are processed in two halves (see the module
 # docstring). Handing a half to the helper thread costs ~30 us, so a kernel
-# splits only where its serial time is well above that: memory-bound passes
-# run at ~0.4 ns/row, the log-loss pipeline at ~1.6 ns/row, sorting at ~15.
+# splits only where its serial time is well above that: one-pass kernels run
+# at ~0.3-0.5 ns/row (log loss included: halves lost to one core below ~2**18
+# rows when measured), sorting at ~15.
 _SPLIT_MIN_PASS = 1 << 18
-_SPLIT_MIN_LOG = 1 << 17
 _SPLIT_MIN_SORT = 1 << 15
-
-# Rows per step of the log-loss pipeline (kernel -> np.log -> np.sum): the
-# scratch buffer stays in cache instead of growing with the input.
-_LOG_CHUNK = 1 << 16
 
 
 class Confusion(NamedTuple):
@@ -345,55 +351,101 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
 
 
 # --------------------------------------------------------------------------
-# Log loss.
+# Log loss: one pass into product lanes, a logarithm per lane.
 # --------------------------------------------------------------------------
+
+# Rows whose clipped P(true class) q is above this add -log q = r + r²/2
+# (r = 1 - q, exact) to a sum instead of q to a product: each rounded multiply
+# can move a product's logarithm by 2**-53, which would swamp the < 2**-17
+# such a row adds (a confident model's loss is made of them: a bare product
+# was off by 8e-6 relative on 100 rows within 1e-11 of 1). The dropped r³/3 is
+# < 2e-11 of the term; a factor adds >= 2**-17, so a rounding is <= 2**-36 of it.
+_NEAR_ONE = 1.0 - 2.0**-17
+# Rows between renormalisations: every factor is >= 2**-52 (float64 eps;
+# float32's is larger), so 16 factors take a lane from [1, 2) to >= 2**-832,
+# far from underflow.
+_RENORM_ROWS = 16 * _LANES
+_MANTISSA_BITS = np.uint64((1 << 52) - 1)
+_EXPONENT_OF_ONE = np.uint64(1023 << 52)
+_LN2 = math.log(2.0)
 
 
 @njit(nogil=True)
-def _true_class_proba(labels, proba, eps, one, out):
-    """out[i] = P(the true class of row i), clipped as scikit-learn clips it.
+def _fold_true_class(labels, proba, eps, one, products, near_sums):
+    """Fold each row's P(true class) into lane j = row % ``_LANES`` (see ``_NEAR_ONE``).
 
     ``1 - p`` and the clip to [eps, 1 - eps] happen in p's own dtype with eps
-    of that dtype, as in scikit-learn; ``out`` is float64, so the logarithm is
-    taken in float64. Returns (positives, labels outside {0, 1}, p outside
-    [0, 1] or NaN).
+    of that dtype, as in scikit-learn; the lanes are float64. Returns
+    (positives, rows with a label outside {0, 1} or p outside [0, 1] or NaN).
     """
-    n_pos = 0
-    bad_labels = 0
-    bad_proba = 0
     high = one - eps
-    for i in range(labels.size):
-        label = labels[i]
-        p = proba[i]
-        positive = label == 1
-        q = p if positive else one - p
-        out[i] = min(max(q, eps), high)
-        n_pos += positive
-        bad_labels += not (positive or label == 0)
-        bad_proba += not (p >= 0 and p <= 1)
-    return n_pos, bad_labels, bad_proba
+    n_pos = 0
+    bad = 0
+    for start in range(0, labels.size, _LANES):
+        # Slices make the index provably >= 0: numba's wraparound for negative
+        # indices would otherwise turn the vector loads into gathers.
+        lab = labels[start : start + _LANES]
+        pr = proba[start : start + _LANES]
+        for j in range(lab.size):
+            label = lab[j]
+            p = pr[j]
+            positive = label == 1
+            other = one - p
+            q = np.float64(min(max(p if positive else other, eps), high))
+            near = q > _NEAR_ONE
+            r = 1.0 - q
+            products[j] *= 1.0 if near else q
+            near_sums[j] += r * (1.0 + 0.5 * r) if near else 0.0
+            n_pos += positive
+            # p * (1 - p) >= 0 iff 0 <= p <= 1, one compare instead of two: NaN
+            # fails, -0.0 passes, and outside [0, 1] one factor is >= 1 in size
+            # and the other >= eps, so the product cannot underflow to 0.
+            bad += not ((positive or label == 0) and p * other >= 0)
+    return n_pos, bad
 
 
-def _log_loss_part(labels: np.ndarray, proba: np.ndarray) -> tuple[float, int, int, int]:
-    """(sum of -log P(true class), positives, bad labels, bad p) over one slice.
+@njit(nogil=True)
+def _renormalise(products, exponents):
+    """Move each lane's binary exponent into ``exponents``, leaving the lane in [1, 2).
 
-    The logarithm is NumPy's: its SIMD loop is several times faster than the
-    scalar libm call a numba loop makes. Chunks keep the scratch in cache.
+    Exact: lanes are positive normal numbers and only their exponent bits
+    change (a NaN p scrambles its lane, but the caller then raises).
     """
-    eps = np.finfo(proba.dtype).eps
-    one = proba.dtype.type(1)
-    scratch = np.empty(min(labels.size, _LOG_CHUNK))
-    total = 0.0
-    counts = np.zeros(3, dtype=np.int64)
-    for start in range(0, labels.size, _LOG_CHUNK):
-        stop = min(start + _LOG_CHUNK, labels.size)
-        chosen = scratch[: stop - start]
-        step = _true_class_proba(labels[start:stop], proba[start:stop], eps, one, chosen)
-        counts += step
-        if step[1] or step[2]:
-            break  # invalid input: the caller raises; no point taking logs
-        total -= float(np.sum(np.log(chosen, out=chosen)))
-    return total, int(counts[0]), int(counts[1]), int(counts[2])
+    bits = products.view(np.uint64)
+    for j in range(bits.size):
+        exponents[j] += np.int64(bits[j] >> np.uint64(52)) - 1023
+        bits[j] = (bits[j] & _MANTISSA_BITS) | _EXPONENT_OF_ONE
+
+
+@njit(nogil=True)
+def _log_loss_sums(labels, proba, eps, one):
+    """(sum of -log P(true class), positives, bad rows) over one slice.
+
+    A lane's product is mantissa * 2**exponent, so sum log q is the sum of
+    the mantissas' logarithms plus ln 2 times the exponents': ``_LANES``
+    logarithms in all, where one per row (numba calls the scalar libm ``log``)
+    would dominate. The series terms move to per-lane totals at each
+    renormalisation, so a lane sums at most 16 of them at a time.
+    """
+    products = np.ones(_LANES)
+    exponents = np.zeros(_LANES, dtype=np.int64)
+    near_sums = np.zeros(_LANES)
+    near_total = np.zeros(_LANES)
+    n_pos = 0
+    bad = 0
+    for lo in range(0, labels.size, _RENORM_ROWS):
+        hi = lo + _RENORM_ROWS
+        pos, wrong = _fold_true_class(labels[lo:hi], proba[lo:hi], eps, one, products, near_sums)
+        n_pos += pos
+        bad += wrong
+        _renormalise(products, exponents)
+        for j in range(_LANES):
+            near_total[j] += near_sums[j]
+            near_sums[j] = 0.0
+    log_mantissas = 0.0
+    for j in range(_LANES):
+        log_mantissas += math.log(products[j])
+    return near_total.sum() - (log_mantissas + exponents.sum() * _LN2), n_pos, bad
 
 
 def _describe_bad_proba(proba: np.ndarray) -> str:
@@ -417,18 +469,20 @@ def log_loss(y_true: Any, p: Any, *, labels: Any = None) -> float:
     if labels is not None and sorted(as_numpy(labels, "labels").tolist()) != [0, 1]:
         raise ValueError(f"labels must be [0, 1] for a binary log loss, got {labels!r}")
     announce_compile(__file__)
-    parts = _in_halves(lambda s: _log_loss_part(truth[s], proba[s]), truth.size, _SPLIT_MIN_LOG)
-    total = sum(part[0] for part in parts)
-    n_pos, bad_labels, bad_proba = (sum(c) for c in zip(*(part[1:] for part in parts)))
-    if bad_labels:
-        raise ValueError(describe_bad_labels(y_true, "y_true"))
-    if bad_proba:
+    eps = np.finfo(proba.dtype).eps
+    one = proba.dtype.type(1)
+    parts = _in_halves(lambda s: _log_loss_sums(truth[s], proba[s], eps, one), truth.size, _SPLIT_MIN_PASS)
+    if any(part[2] for part in parts):  # the kernel counts both kinds as one; tell them apart
+        if np.any((truth != 0) & (truth != 1)):
+            raise ValueError(describe_bad_labels(y_true, "y_true"))
         raise ValueError(_describe_bad_proba(proba))
+    n_pos = sum(part[1] for part in parts)
     if labels is None and n_pos in (0, truth.size):
         raise ValueError(
             f"y_true contains only one label ({int(n_pos > 0)}). Please provide the list of "
             "all expected class labels explicitly through the labels argument."
         )
+    total = sum(part[0] for part in parts)
     return total / truth.size
 
 
@@ -439,67 +493,40 @@ def log_loss(y_true: Any, p: Any, *, labels: Any = None) -> float:
 
 @njit(nogil=True)
 def _residual_sums(truth, pred):
-    """(sum |t - p|, sum (t - p)²) over fixed blocks, four accumulators per block.
-
-    A single accumulator would serialise on add latency and run at a third of
-    memory speed; four independent chains keep the loop memory-bound.
-    """
-    n = truth.size
+    """(sum |t - p|, sum (t - p)²): lanes (see ``_LANES``) summed per ``_BLOCK`` rows."""
+    abs_lanes = np.empty(_LANES)
+    sq_lanes = np.empty(_LANES)
     sum_abs = 0.0
     sum_sq = 0.0
-    for lo in range(0, n, _BLOCK):
-        hi = min(n, lo + _BLOCK)
-        a0 = a1 = a2 = a3 = 0.0
-        s0 = s1 = s2 = s3 = 0.0
-        i = lo
-        while i + 4 <= hi:
-            d0 = np.float64(truth[i]) - pred[i]
-            d1 = np.float64(truth[i + 1]) - pred[i + 1]
-            d2 = np.float64(truth[i + 2]) - pred[i + 2]
-            d3 = np.float64(truth[i + 3]) - pred[i + 3]
-            a0 += abs(d0)
-            a1 += abs(d1)
-            a2 += abs(d2)
-            a3 += abs(d3)
-            s0 += d0 * d0
-            s1 += d1 * d1
-            s2 += d2 * d2
-            s3 += d3 * d3
-            i += 4
-        while i < hi:
-            d0 = np.float64(truth[i]) - pred[i]
-            a0 += abs(d0)
-            s0 += d0 * d0
-            i += 1
-        sum_abs += (a0 + a1) + (a2 + a3)
-        sum_sq += (s0 + s1) + (s2 + s3)
+    for lo in range(0, truth.size, _BLOCK):
+        abs_lanes[:] = 0.0
+        sq_lanes[:] = 0.0
+        for start in range(lo, min(lo + _BLOCK, truth.size), _LANES):
+            # slices: see _fold_true_class
+            t = truth[start : start + _LANES]
+            p = pred[start : start + _LANES]
+            for j in range(t.size):
+                d = np.float64(t[j]) - p[j]
+                abs_lanes[j] += abs(d)
+                sq_lanes[j] += d * d
+        sum_abs += abs_lanes.sum()
+        sum_sq += sq_lanes.sum()
     return sum_abs, sum_sq
 
 
 @njit(nogil=True)
 def _squared_deviations(values, center):
-    """sum (v - center)², blocked like ``_residual_sums``."""
-    n = values.size
+    """sum (v - center)², in lanes like ``_residual_sums``."""
+    lanes = np.empty(_LANES)
     total = 0.0
-    for lo in range(0, n, _BLOCK):
-        hi = min(n, lo + _BLOCK)
-        s0 = s1 = s2 = s3 = 0.0
-        i = lo
-        while i + 4 <= hi:
-            d0 = values[i] - center
-            d1 = values[i + 1] - center
-            d2 = values[i + 2] - center
-            d3 = values[i + 3] - center
-            s0 += d0 * d0
-            s1 += d1 * d1
-            s2 += d2 * d2
-            s3 += d3 * d3
-            i += 4
-        while i < hi:
-            d0 = values[i] - center
-            s0 += d0 * d0
-            i += 1
-        total += (s0 + s1) + (s2 + s3)
+    for lo in range(0, values.size, _BLOCK):
+        lanes[:] = 0.0
+        for start in range(lo, min(lo + _BLOCK, values.size), _LANES):
+            v = values[start : start + _LANES]
+            for j in range(v.size):
+                d = v[j] - center
+                lanes[j] += d * d
+        total += lanes.sum()
     return total
 
 
