@@ -2,19 +2,20 @@
 
 A fingerprint hashes a canonical record we own: the stage's normalized
 definition, the values of only the params it references, the code it runs
-(a ``call`` function's module source; a builtin step's version), and the
-digests of everything it reads. The record's parts are kept in the lock file
-so ``explain`` can name what changed. Pure functions: the caller supplies
-the digests.
+(for a ``call`` function, a mapping of every repository file its module
+reaches and every distribution they import, see ``codegraph``; a builtin
+step's version), and the digests of everything it reads. The record's parts
+are kept in the lock file so ``explain`` can name what changed, down to the
+file. Pure functions: the caller supplies the digests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from lockgate.codegraph import PACKAGE_PREFIX
 from lockgate.graph.stage import Stage
 from lockgate.hashing import hash_value
 from lockgate.lock import StageLock
@@ -28,7 +29,7 @@ class Record:
 
     definition: str
     params: Mapping[str, Any]
-    code: str
+    code: str | Mapping[str, str]  # call: path or pkg:NAME -> digest or version; uses: step version
     inputs: Mapping[str, str]  # argument -> artifact digest
     deps: Mapping[str, str]  # path -> digest
 
@@ -38,7 +39,7 @@ class Record:
             "v": FINGERPRINT_VERSION,
             "definition": self.definition,
             "params": finite(dict(self.params)),
-            "code": self.code,
+            "code": self.code if isinstance(self.code, str) else dict(self.code),
             "inputs": dict(self.inputs),
             "deps": dict(self.deps),
         })
@@ -60,15 +61,6 @@ def finite(value: Any) -> Any:
     return value
 
 
-def module_file(module: str, root: Path) -> Path | None:
-    """The source file of ``module`` inside the repository (None when it is not there)."""
-    base = root.joinpath(*module.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def explain(record: Record, locked: StageLock | None) -> list[str]:
     """Why ``record`` is not what the lock holds, in the user's words (empty: it is)."""
     if locked is None or not locked.fingerprint:  # no entry, or only a blocked gate's record
@@ -79,8 +71,7 @@ def explain(record: Record, locked: StageLock | None) -> list[str]:
     for key in sorted(set(record.params) | set(locked.params)):
         if record.params.get(key, _MISSING) != locked.params.get(key, _MISSING):
             reasons.append(f"changed param {key}")
-    if record.code != locked.code:
-        reasons.append("changed code")
+    reasons += code_changes(record.code, locked.code)
     for path in sorted(set(record.deps) | set(locked.deps)):
         if record.deps.get(path) != locked.deps.get(path):
             reasons.append(f"changed dependency {path}")
@@ -93,6 +84,34 @@ def explain(record: Record, locked: StageLock | None) -> list[str]:
     if not reasons and record.fingerprint != locked.fingerprint:
         reasons.append("changed fingerprint format")
     return reasons
+
+
+def code_changes(now: str | Mapping[str, str], then: str | Mapping[str, str]) -> list[str]:
+    """``changed code src/nodes.py``, ``added code src/new.py``, ``changed package
+    scikit-learn 1.5.2 -> 1.6.0``: files first, then packages. A lock from before
+    code was recorded per file (one digest) can only say ``changed code``."""
+    if now == then:
+        return []
+    if isinstance(now, str) or isinstance(then, str):
+        return ["changed code"]
+    files: list[str] = []
+    packages: list[str] = []
+    for key in sorted(set(now) | set(then)):
+        old, new = then.get(key), now.get(key)
+        if old == new:
+            continue
+        if key.startswith(PACKAGE_PREFIX):
+            name = key[len(PACKAGE_PREFIX):]
+            if old is None:
+                packages.append(f"added package {name} {new}")
+            elif new is None:
+                packages.append(f"removed package {name} {old}")
+            else:
+                packages.append(f"changed package {name} {old} -> {new}")
+        else:
+            verb = "added" if old is None else "removed" if new is None else "changed"
+            files.append(f"{verb} code {key}")
+    return files + packages
 
 
 _MISSING = object()
