@@ -91,7 +91,7 @@ def test_dag_formats_on_the_example(fmt: str):
     elif fmt == "mermaid":
         assert done.stdout.startswith("flowchart TD")
     elif fmt == "dot":
-        assert '"split" -> "features";' in done.stdout
+        assert '"split" -> "features" [label="train, test"];' in done.stdout
     else:
         assert "deploy" in done.stdout and "<- validate, train, evaluate, monitor" in done.stdout
 

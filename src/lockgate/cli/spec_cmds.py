@@ -71,10 +71,12 @@ def validate(obj: Obj, pipelines: tuple[str, ...], overrides: tuple[str, ...], a
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to a file instead of stdout.")
 def schema(output: Path | None) -> None:
-    """Print the JSON Schema of a pipeline spec (for editor completion)."""
+    """Print the JSON Schema of a pipeline spec (for editor completion), with
+    each builtin step's `with:` options."""
     from lockgate.spec.schema import spec_json_schema
+    from lockgate.steps.options import OPTIONS
 
-    text = json.dumps(spec_json_schema(), indent=2, sort_keys=False)
+    text = json.dumps(spec_json_schema(OPTIONS), indent=2, sort_keys=False)
     if output:
         output.write_text(text + "\n", encoding="utf-8")
     else:
@@ -85,15 +87,21 @@ def schema(output: Path | None) -> None:
 @click.argument("pipelines", nargs=-1, metavar="[PIPELINE...]")
 @click.option("--format", "fmt", type=click.Choice(["ascii", "mermaid", "dot", "json"]),
               default="ascii", show_default=True, help="Drawing format.")
+@click.option("--labels/--no-labels", default=True, show_default=True,
+              help="Name what each edge carries (mermaid, dot): -->|train|, -.->|gate: scores|.")
 @click.option("-p", "--param", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a param (repeatable).")
 @click.pass_obj
-def dag(obj: Obj, pipelines: tuple[str, ...], fmt: str, overrides: tuple[str, ...]) -> None:
-    """Draw the stage graph of PIPELINE (a spec path or name; all when none)."""
+def dag(obj: Obj, pipelines: tuple[str, ...], fmt: str, labels: bool, overrides: tuple[str, ...]) -> None:
+    """Draw the stage graph of PIPELINE (a spec path or name; all when none).
+
+    Solid edges carry data (an artifact or a path); dotted ones only order
+    stages: a when:/gates: expression reading an artifact, or a registry alias
+    promoted earlier."""
     from lockgate.reports.dag import render, view_of
 
     loaded = obj.project.load_all(pipelines, overrides)
-    click.echo(render([view_of(p) for p in loaded], fmt))
+    click.echo(render([view_of(p) for p in loaded], fmt, edge_labels=labels))
 
 
 COMMANDS = [init, validate, schema, dag]

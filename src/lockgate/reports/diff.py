@@ -92,12 +92,15 @@ def metrics_show_json(metrics: Mapping[str, Mapping[str, Mapping[str, Any]]]) ->
 
 
 def metrics_show_text(metrics: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
-    """One line per metric: ``pipeline  stage  artifact.key  value``."""
+    """A header, then one line per metric: ``pipeline  stage  artifact.key  value``;
+    nested values flatten to dotted names (``scores.roc_auc.test``), the names
+    ``lockgate show`` and gates accept."""
     rows = [[p, s, key, fmt(value)]
             for p, stages in sorted(metrics.items())
             for s, m in sorted(stages.items())
             for key, value in sorted(flatten(m).items())]
     if not rows:
         return "no metrics recorded in the lock files (run `lockgate run` first?)"
+    rows.insert(0, ["pipeline", "stage", "metric", "value"])
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3] for r in rows)
