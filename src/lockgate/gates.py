@@ -29,12 +29,18 @@ class NoChampion(Exception):
     """A reference to a registry alias that does not exist yet."""
 
 
-class MissingValue(Exception):
-    """A reference whose artifact exists but lacks the key (or is not numeric)."""
+class GateError(Exception):
+    """An expression that cannot be decided: a key the artifact lacks, a mapping
+    where a number belongs, a comparison of unlike values, a division by zero.
+    Never a decision (a typo must not read as BLOCKED): the stage fails, naming it."""
+
+
+class MissingValue(GateError):
+    """A reference whose artifact (or alias) exists but lacks the key."""
 
 
 Lookup = Callable[[Ref], Any]
-"""Returns the value of ``name.key``; raises NoChampion / MissingValue."""
+"""Returns the value of ``name.key``; raises NoChampion / GateError."""
 
 
 @dataclass(frozen=True)
@@ -48,14 +54,21 @@ class Decision:
     where: str = ""
 
     needs: str = ""  # for a failed `ref OP expr`: "OP expr", shown as "ref = v, needs OP expr"
+    needs_value: Any = None  # the value of that `expr` when it is not a plain number
 
     def render(self) -> str:
-        """``scores.roc_auc = 0.812, needs >= 0.85 (pipelines/churn.yaml:41)``"""
+        """``scores.roc_auc = 0.812, needs >= 0.85 (pipelines/churn.yaml:41)``; with a
+        computed bound: ``..., needs >= production.roc_auc - 0.005 = 0.807 (production.roc_auc = 0.812)``"""
         used = ", ".join(f"{k} = {_fmt(v)}" for k, v in self.values.items())
         if self.holds:
             text = f"{self.expr}: holds" + (f" ({used})" if used else "")
         elif self.needs and used:
-            text = f"{used}, needs {self.needs}"
+            left, *others = list(self.values.items())
+            text = f"{left[0]} = {_fmt(left[1])}, needs {self.needs}"
+            if self.needs_value is not None:
+                text += f" = {_fmt(self.needs_value)}"
+            if others:
+                text += " (" + ", ".join(f"{k} = {_fmt(v)}" for k, v in others) + ")"
         else:
             text = f"{self.expr}: fails" + (f" ({used})" if used else "")
         if self.note:
@@ -71,6 +84,42 @@ class Decision:
         return record
 
 
+def value_at(values: Any, key: str, name: str) -> Any:
+    """``values[a][b]`` for the dotted ``key`` ``a.b`` of artifact ``name``; GateError
+    naming the key and the keys that exist (closest first) when it is not there, or
+    when it names a mapping rather than a value."""
+    import difflib
+
+    node = values
+    for depth, part in enumerate(key.split(".")):
+        if not isinstance(node, dict) or part not in node:
+            keys = sorted(_leaf_keys(values)) if isinstance(values, dict) else []
+            close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+            hint = f"; did you mean '{name}.{close[0]}'?" if close else ""
+            listed = ", ".join(keys[:12]) + (", ..." if len(keys) > 12 else "")
+            here = ".".join([name, *key.split(".")[:depth]])
+            if isinstance(node, dict):
+                raise MissingValue(f"'{here}' has no key '{part}'{hint} (it has: {listed or 'nothing'})")
+            raise MissingValue(f"'{here}' is {_fmt(node)}, not a mapping with a key '{part}'{hint}")
+        node = node[part]
+    if isinstance(node, dict):
+        inner = sorted(_leaf_keys(node))
+        example = f"{name}.{key}.{inner[0]}" if inner else f"{name}.{key}.KEY"
+        raise MissingValue(f"'{name}.{key}' is a mapping ({', '.join(inner[:8])}), not a value; "
+                           f"name one of its keys, e.g. {example}")
+    return node
+
+
+def _leaf_keys(values: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            keys.extend(_leaf_keys(value, f"{prefix}{key}."))
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -78,24 +127,38 @@ def _fmt(value: Any) -> str:
 
 
 def decide(expr: Expr, lookup: Lookup, where: str = "") -> Decision:
+    """Evaluate ``expr``; raises GateError (with ``where`` and the expression in its
+    message) when it cannot be decided."""
     values: dict[str, Any] = {}
     notes: list[str] = []
     try:
         holds = bool(_eval(expr.tree, lookup, values, notes))
-    except MissingValue as exc:
-        return Decision(expr.source, False, values, str(exc), where)
+        needs, needs_value = _needs(expr.tree, lookup, holds)
+    except GateError as exc:
+        raise GateError(_where(expr, where, str(exc))) from None
     except ZeroDivisionError:
-        return Decision(expr.source, False, values, "division by zero", where)
-    except TypeError as exc:
-        return Decision(expr.source, False, values, f"cannot compare: {exc}", where)
-    return Decision(expr.source, holds, values, "; ".join(dict.fromkeys(notes)), where, _needs(expr.tree))
+        raise GateError(_where(expr, where, "division by zero")) from None
+    except TypeError:
+        shown = ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items())
+        raise GateError(_where(expr, where, f"cannot compare these values ({shown})")) from None
+    return Decision(expr.source, holds, values, "; ".join(dict.fromkeys(notes)), where, needs, needs_value)
 
 
-def _needs(tree: Node) -> str:
-    """``>= 0.85`` for ``scores.roc_auc >= 0.85``: what the left-hand reference had to be."""
-    if isinstance(tree, Compare) and len(tree.ops) == 1 and isinstance(tree.left, Ref):
-        return f"{tree.ops[0]} {unparse(tree.comparators[0])}"
-    return ""
+def _where(expr: Expr, where: str, message: str) -> str:
+    return f"{where + ': ' if where else ''}'{expr.source}': {message}"
+
+
+def _needs(tree: Node, lookup: Lookup, holds: bool) -> tuple[str, Any]:
+    """``>= 0.85`` for ``scores.roc_auc >= 0.85``: what the left-hand reference had to be,
+    and the bound's value when it is computed (``production.roc_auc - 0.005``)."""
+    if not (isinstance(tree, Compare) and len(tree.ops) == 1 and isinstance(tree.left, Ref)):
+        return "", None
+    right = tree.comparators[0]
+    value = None
+    if not holds and not isinstance(right, Const):
+        computed = _eval(right, lookup, {}, [])
+        value = None if computed is _UNKNOWN else computed
+    return f"{tree.ops[0]} {unparse(right)}", value
 
 
 class _Unknown:

@@ -20,6 +20,12 @@ def test_arithmetic_chained_comparisons_and_constants():
     assert expr.tree.values[1] == Const(True)
 
 
+def test_nested_references_read_any_depth():
+    expr = parse_expr("evaluate.roc_auc.test >= 0.9 and a.b.c.d < 1")
+    assert expr.refs == (Ref("evaluate", "roc_auc.test"), Ref("a", "b.c.d"))
+    assert str(expr.refs[0]) == "evaluate.roc_auc.test"
+
+
 def test_duplicate_references_listed_once():
     assert parse_expr("a.b > 1 and a.b < 2").refs == (Ref("a", "b"),)
 
@@ -29,7 +35,8 @@ def test_duplicate_references_listed_once():
     [
         ("__import__('os').system('rm -rf /')", "function calls are not allowed"),
         ("scores.f1()", "function calls are not allowed"),
-        ("a.b.c > 1", "references are ARTIFACT.KEY, one level deep"),
+        ("f(a).b > 1", "references are ARTIFACT.KEY"),
+        ("a.b.__class__ > 1", "names starting with '__' are not allowed"),
         ("a[0] > 1", "subscripts"),
         ("(lambda: 1)() > 0", "not allowed"),
         ("x > 1", "bare name 'x'"),

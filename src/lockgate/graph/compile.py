@@ -34,7 +34,7 @@ def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -
     graph.add_nodes_from(stages)
     for stage in stages.values():
         graph.nodes[stage.name]["stage"] = stage
-        _artifact_edges(loaded, stage, producers, inputs, aliases, graph, issues)
+        _artifact_edges(loaded, stage, producers, inputs, aliases, graph, issues, stages)
     _path_edges(loaded, stages, inputs, graph, issues)
     _alias_edges(stages, graph)
     for stage in stages.values():
@@ -47,7 +47,7 @@ def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -
     return Pipeline(
         name=loaded.name, file=loaded.file, params=loaded.params, inputs=inputs,
         stages=stages, producers=producers, aliases=aliases, loaded=loaded,
-        params_file=loaded.params_file,
+        params_file=loaded.params_file, overrides=tuple(loaded.overrides),
         links=tuple((a, b, d["why"], d["via"]) for a, b, d in graph.edges(data=True)),
     )
 
@@ -98,6 +98,7 @@ def _artifact_edges(
     aliases: frozenset[str],
     graph: nx.DiGraph,
     issues: list[SpecIssue],
+    stages_by_name: dict[str, Stage],
 ) -> None:
     known = {**producers, **dict.fromkeys(inputs, "")}
     for arg, artifact in stage.inputs.items():
@@ -123,6 +124,11 @@ def _artifact_edges(
             resolved = resolve_artifact(ref.name, stage, known)
             if resolved in producers:
                 _edge(graph, producers[resolved], stage.name, "expression", resolved)
+                problem = _key_problem(ref, stages_by_name[producers[resolved]], resolved)
+                if problem:
+                    path = ("stages", stage.base, *((where,) if isinstance(where, str) else where))
+                    word = "when" if where == "when" else "gate"
+                    issues.append(loaded.issue(path, f"stage '{stage.name}': {word} reads '{ref}', but {problem}"))
             elif resolved is None and ref.name not in aliases:
                 path = ("stages", stage.base, *((where,) if isinstance(where, str) else where))
                 word = "when" if where == "when" else "gate"
@@ -132,6 +138,24 @@ def _artifact_edges(
                     "neither an artifact nor a registry alias"
                     + _did_you_mean(ref.name, producers, inputs, loaded, aliases),
                 ))
+
+
+def _key_problem(ref: Any, producer: Stage, artifact: str) -> str:
+    """Why ``ref`` cannot be a key of what ``producer`` (a builtin step) returns, when its
+    keys are known before it runs; "" when it may be."""
+    from lockgate.steps.options import output_keys
+
+    if producer.kind != "uses" or artifact != (producer.outputs[:1] or ("",))[0]:
+        return ""
+    keys = output_keys(str(producer.run), producer.with_)
+    first = ref.key.split(".")[0]
+    if keys is None or first in keys:
+        return ""
+    if not keys:
+        return f"'{artifact}' ({producer.run} step) is not a metrics artifact; gates read numbers"
+    close = difflib.get_close_matches(first, sorted(keys), n=1)
+    hint = f"; did you mean '{artifact}.{close[0]}'?" if close else f" (it has: {', '.join(sorted(keys))})"
+    return f"step '{producer.run}' of stage '{producer.name}' gives no key '{first}'{hint}"
 
 
 def _did_you_mean(

@@ -30,7 +30,8 @@ class ExprError(Exception):
 
 @dataclass(frozen=True)
 class Ref:
-    """``name.key``: a key of a metrics artifact, or of a registry alias's metrics."""
+    """``name.key``: a key of a metrics artifact, or of a registry alias's metrics;
+    ``key`` is a dotted path into nested values (``roc_auc.test``)."""
 
     name: str
     key: str
@@ -152,14 +153,21 @@ def _convert(node: ast.AST, refs: list[Ref]) -> Node:
 
 
 def _ref(node: ast.Attribute, refs: list[Ref]) -> Ref:
-    if not isinstance(node.value, ast.Name):
+    """``a.b.c.d`` -> Ref("a", "b.c.d"): nested metrics (dvclive's ``{"roc_auc": {"test": ..}}``)
+    are read at any depth."""
+    keys: list[str] = []
+    base: ast.AST = node
+    while isinstance(base, ast.Attribute):
+        _no_dunder(base.attr, base)
+        keys.append(base.attr)
+        base = base.value
+    if not isinstance(base, ast.Name):
         raise ExprError(
-            f"'{ast.unparse(node)}': references are ARTIFACT.KEY, one level deep",
+            f"'{ast.unparse(node)}': references are ARTIFACT.KEY (or ARTIFACT.KEY.SUBKEY...)",
             node.col_offset,
         )
-    _no_dunder(node.value.id, node)
-    _no_dunder(node.attr, node)
-    ref = Ref(node.value.id, node.attr)
+    _no_dunder(base.id, node)
+    ref = Ref(base.id, ".".join(reversed(keys)))
     refs.append(ref)
     return ref
 

@@ -162,3 +162,23 @@ OUTPUTS: dict[str, tuple[int, int]] = {
     "validate": (0, 1),
     "promote": (0, 1),
 }
+
+
+def output_keys(step: str, with_: dict[str, Any]) -> frozenset[str] | None:
+    """The keys a gate may read from the artifact a builtin step returns (its first
+    ``out``), known before it runs; empty for a table or model (no keys at all), None
+    when they depend on the data. Lets ``validate`` catch ``scores.roc_auk`` (exit 2)."""
+    if step in ("split", "train", "predict"):
+        return frozenset()
+    if step == "drift":
+        return frozenset({"share_drifted", "dataset_drift", "n_drifted", "n_columns"})
+    if step == "validate":
+        return frozenset({"rows", "columns", "violations"})
+    if step == "evaluate":
+        metrics = with_.get("metrics")
+        chosen = set(metrics) if isinstance(metrics, list) else {*CLASSIFICATION_METRICS, *REGRESSION_METRICS}
+        chosen |= {"tn", "fp", "fn", "tp", "rows"}
+        if with_.get("cost") is not None:
+            chosen |= {"expected_cost", "expected_cost_per_row"}
+        return frozenset(chosen)
+    return None
