@@ -89,9 +89,13 @@ class StatCache:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def hash_file(self, path: str | os.PathLike[str]) -> str:
+    def hash_file(
+        self, path: str | os.PathLike[str], hasher: Callable[[str], str] | None = None
+    ) -> str:
         """The file's BLAKE3: from the cache when its stat is unchanged and
-        not racy, else by reading it (and then recorded)."""
+        not racy, else by reading it (and then recorded). ``hasher`` replaces
+        the plain read on a miss, e.g. a store's ``put_file``, which copies the
+        file into the cache and returns its digest in the same single read."""
         key = os.path.abspath(path)
         st = os.stat(key)
         db = self._connection()
@@ -103,7 +107,7 @@ class StatCache:
             ) and st.st_mtime_ns + RACY_WINDOW_NS <= hashed_at_ns:
                 return str(digest)
         hashed_at_ns = time.time_ns()  # taken before the read: see "racy" above
-        digest = self.file_hash(key)
+        digest = (hasher or self.file_hash)(key)
         if _stat_key(os.stat(key)) == _stat_key(st):  # not rewritten while we read it
             db.execute(
                 "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?)",

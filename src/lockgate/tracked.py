@@ -1,0 +1,58 @@
+"""``data.lock``: data files and folders versioned by lockgate that no pipeline has to read.
+
+``lockgate add data/raw.csv`` stores the bytes in the cache and records the path
+here, as DVC's ``dvc add`` writes ``data/raw.csv.dvc``; one file at the
+repository root (committed) keeps the list, so ``push``, ``pull``, ``gc`` and a
+fresh clone treat it like any lock file's records. Deterministic YAML, written
+atomically; reading works on text, so any git revision's copy can be read.
+
+Must not: hash or store files (``executor.state.Workspace.store_data`` does) or
+touch ``.gitignore`` (the CLI does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lockgate.lock import atomic_write_text
+
+DATA_LOCK = "data.lock"
+DATA_SCHEMA = 1
+
+
+@dataclass
+class DataLock:
+    """Tracked paths (repository-relative, POSIX) -> artifact record (kind, digest, meta)."""
+
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_text(cls, text: str) -> DataLock:
+        data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict) or not isinstance(data.get("data") or {}, dict):
+            raise ValueError(f"{DATA_LOCK} holds a mapping with 'data: {{PATH: record}}'")
+        return cls({str(k): dict(v) for k, v in (data.get("data") or {}).items() if isinstance(v, dict)})
+
+    @classmethod
+    def read(cls, root: Path) -> DataLock:
+        """The repository's ``data.lock``; empty when there is none (or it is unreadable:
+        like a damaged lock, that only means nothing is tracked)."""
+        try:
+            return cls.from_text((Path(root) / DATA_LOCK).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+            return cls()
+
+    def to_text(self) -> str:
+        body = {"schema": DATA_SCHEMA, "data": dict(sorted(self.entries.items()))}
+        return ("# data versioned by lockgate (`lockgate add PATH`); commit this file\n"
+                + yaml.safe_dump(body, sort_keys=True, default_flow_style=False, width=100))
+
+    def write(self, root: Path) -> None:
+        atomic_write_text(Path(root) / DATA_LOCK, self.to_text())
+
+
+__all__ = ["DATA_LOCK", "DataLock"]
