@@ -243,3 +243,63 @@ def test_concurrent_appends_from_four_processes_keep_the_chain(tmp_path: Path):
         (w, i) for w in range(4) for i in range(25)
     ]
     assert all(json.loads(line) for line in lines(path))
+
+
+# -- anchors and merges ------------------------------------------------------------------------
+
+
+def test_a_cut_tail_or_a_missing_log_is_caught_by_the_anchors(tmp_path: Path):
+    log = fill(tmp_path / "audit.jsonl")
+    anchors = {"pipelines/churn.lock": log.records()[-1]["hash"], "registry/churn.yaml": log.records()[2]["hash"]}
+    assert log.verify(anchors).ok
+    rewrite(log.path, lines(log.path)[:-1])  # the last record removed: the chain alone is intact
+    assert log.verify().ok
+    result = log.verify(anchors)
+    assert not result.ok
+    assert result.reason.startswith("pipelines/churn.lock names record ")
+    assert "which the log does not hold: records were removed from its end" in result.reason
+    log.path.unlink()
+    assert not log.verify(anchors).ok and log.verify().ok
+
+
+def _branch(path: Path, base: str, events: list[int]) -> str:
+    path.write_text(base, encoding="utf-8")
+    log = AuditLog(path)
+    for version in events:
+        log.append("promote", model="churn", version=version)
+    return path.read_text(encoding="utf-8")
+
+
+def _merged(ours: str, theirs: str) -> str:
+    from lockgate.audit import join_record, merge_logs, seqs_of
+
+    return merge_logs(ours, theirs, lambda prev, merged: join_record(prev, merged, seqs_of(ours, theirs), "T", ""))
+
+
+def test_two_branches_merge_without_rewriting_a_record(tmp_path: Path):
+    base = fill(tmp_path / "base.jsonl", 2).path.read_text()
+    ours = _branch(tmp_path / "ours.jsonl", base, [10, 11])
+    theirs = _branch(tmp_path / "theirs.jsonl", base, [20])
+    merged = _merged(ours, theirs)
+    path = tmp_path / "merged.jsonl"
+    path.write_text(merged)
+    log = AuditLog(path)
+    anchors = {"ours": json.loads(ours.splitlines()[-1])["hash"], "theirs": json.loads(theirs.splitlines()[-1])["hash"]}
+    assert log.verify(anchors).ok, log.verify(anchors).reason
+    records = log.records()
+    assert [r["event"] for r in records] == ["promote"] * 5 + ["merge"]
+    assert records[-1]["prev"] == [records[3]["hash"], records[4]["hash"]] and records[-1]["seq"] == 5
+    assert log.append("gate", n=1)["seq"] == 6 and log.verify(anchors).ok
+    assert _merged(merged, theirs) == merged  # theirs is merged already: nothing new
+    assert _merged(base, ours) == ours  # a fast-forward writes no merge record
+
+
+def test_a_forked_record_that_no_merge_names_is_an_insertion(tmp_path: Path):
+    base = fill(tmp_path / "base.jsonl", 2).path.read_text()
+    ours = _branch(tmp_path / "ours.jsonl", base, [10])
+    theirs = _branch(tmp_path / "theirs.jsonl", base, [20])
+    path = tmp_path / "union.jsonl"
+    path.write_text(ours + theirs.splitlines(keepends=True)[-1])  # what git's union merge would do
+    result = AuditLog(path).verify()
+    assert (result.ok, result.first_bad) == (False, 4)
+    assert result.reason == "line 4: seq 3 follows 3 (duplicated or inserted?)"

@@ -1,21 +1,33 @@
-"""The audit log: ``.lockgate/audit.jsonl``, append-only and hash-chained.
+"""The audit log: ``registry/audit.jsonl``, append-only, hash-chained, kept in git.
 
-Owns: the record format, appending, and checking the chain. One JSON object
-per line (``canonical_json``: sorted keys, no whitespace), each with
+Owns: the record format, appending, checking the chain, and merging two
+branches' logs. One JSON object per line (``canonical_json``: sorted keys, no
+whitespace), each with
 
-* ``seq`` — 1, 2, 3, ... in file order;
+* ``seq`` — 1 + the seq of the record(s) it follows;
 * ``time`` (ISO-8601 UTC), ``who`` (the git author identity, else ``$USER``),
   ``commit`` (git HEAD, or "" outside git / before the first commit);
-* ``event`` — ``gate``, ``promote``, ``rollback`` or ``alias`` — and the
-  caller's fields;
-* ``prev`` — the previous record's ``hash`` (64 zeros for the first);
+* ``event`` — ``gate``, ``promote``, ``rollback``, ``alias`` or ``merge`` —
+  and the caller's fields;
+* ``prev`` — the previous record's ``hash`` (64 zeros for the first); a
+  ``merge`` record, written by the git merge driver, follows both branches'
+  last records (``prev`` is a list) and names the first record of the branch
+  merged in (``merged``), so that branch's first record may follow an earlier
+  one;
 * ``hash`` — BLAKE3 of the canonical JSON of the record without ``hash``.
 
 Editing, removing, reordering or inserting a record breaks the chain at the
-first record touched, and ``verify`` names that line and why. A chain cannot
-show that records were cut off its *end*, nor that it was rewritten whole
-from some point on; ``VerifyResult.head`` is the last hash, which can be
-kept elsewhere (a commit message, a CI log) to pin the chain down to there.
+first record touched, and ``verify`` names that line and why. A chain alone
+cannot show that records were cut off its *end*: committed files anchor it.
+Each lock file and registry records the hash of the last record its run
+appended (``audit:``), and ``verify(anchors=...)`` names an anchor the log
+does not hold (a truncated tail, or a log that was not committed).
+
+The log sits beside the registry so git keeps it: decisions made in CI are
+committed with the lock and registry they produced. Two branches that both
+appended merge with ``lockgate merge-driver install`` (records of both sides,
+then a ``merge`` record joining them); nothing is rewritten, so every anchor
+stays valid.
 
 Appends are safe across processes: an exclusive ``flock`` is held while the
 last record is read and the new one written, with ``O_APPEND``, one write per
@@ -36,7 +48,7 @@ import json
 import math
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +56,7 @@ from typing import Any
 from lockgate.errors import AuditError
 from lockgate.hashing import canonical_json, digest_bytes
 
-EVENTS: frozenset[str] = frozenset({"gate", "promote", "rollback", "alias"})
+EVENTS: frozenset[str] = frozenset({"gate", "promote", "rollback", "alias", "merge"})
 GENESIS = "0" * 64
 #: Keys the log fills in itself; callers' fields may not use them.
 RESERVED: frozenset[str] = frozenset({"seq", "time", "who", "commit", "event", "prev", "hash"})
@@ -77,7 +89,7 @@ def record_hash(record: Mapping[str, Any]) -> str:
 
 
 class AuditLog:
-    """The audit log at ``path`` (usually ``Project.state_dir / "audit.jsonl"``)."""
+    """The audit log at ``path`` (a repository's is ``audit_path(root)``)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -167,22 +179,27 @@ class AuditLog:
             lines.pop()
         return lines
 
-    def verify(self) -> VerifyResult:
-        """Check every record's hash and its link to the one before."""
+    def verify(self, anchors: Mapping[str, str] | None = None) -> VerifyResult:
+        """Check every record's hash and its link to the one before; with ``anchors``
+        (where -> record hash, e.g. ``{"pipelines/churn.lock": ...}``), also that the log
+        still holds every record a committed file names (a cut tail is caught)."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return VerifyResult(True, 0)
+            data = b""
         lines = data.split(b"\n")
         complete = lines[-1] == b""
         if complete:
             lines.pop()
         count = len(lines)
+        parsed: list[dict[str, Any] | None] = [_parse(line) for line in lines]
+        merged = {h for r in parsed if r and r.get("event") == "merge" for h in r.get("merged") or []}
 
         def bad(number: int, reason: str) -> VerifyResult:
             return VerifyResult(False, count, number, f"line {number}: {reason}", head)
 
         head, seq = "", 0
+        seqs: dict[str, int] = {GENESIS: 0}
         for number, line in enumerate(lines, 1):
             try:
                 record = json.loads(line)
@@ -200,19 +217,18 @@ class AuditLog:
                 actual = ""
             if record["hash"] != actual:
                 return bad(number, "hash does not match its content (edited?)")
-            if record["seq"] != seq + 1:
-                hint = _seq_hint(record["seq"], seq, lines[number:])
-                follows = f"follows {seq}" if number > 1 else "is the first record"
-                return bad(number, f"seq {record['seq']} {follows} ({hint})")
-            expected = head or GENESIS
-            if record["prev"] != expected:
-                if number == 1:
-                    return bad(number, "prev is not the start of a chain (records before it removed?)")
-                return bad(number, f"prev does not match line {number - 1} "
-                                   "(a record was removed, reordered or inserted)")
+            problem = _link_problem(record, number, head or GENESIS, seq, seqs, merged, lines[number:])
+            if problem:
+                return bad(number, problem)
             head, seq = record["hash"], record["seq"]
+            seqs[head] = seq
         if count and not complete:
             return bad(count, "no newline at its end (the file was truncated?)")
+        for where, anchor in sorted((anchors or {}).items()):
+            if anchor and anchor not in seqs:
+                reason = (f"{where} names record {anchor[:12]}, which the log does not hold: "
+                          "records were removed from its end, or the log was not committed with it")
+                return VerifyResult(False, count, count or None, reason, head)
         return VerifyResult(True, count, None, "", head)
 
     # -- who and where ------------------------------------------------------------------
@@ -273,6 +289,82 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     return record
 
 
+def _link_problem(record: dict[str, Any], number: int, previous: str, last_seq: int,
+                  seqs: dict[str, int], merged: set[str], rest: list[bytes]) -> str:
+    """Why ``record`` (at line ``number``) does not follow the records before it, or "".
+
+    A record follows the line before it; the first record of a branch that a later
+    ``merge`` record names may follow any earlier record; a ``merge`` record follows
+    several."""
+    prevs = record["prev"] if isinstance(record["prev"], list) else [record["prev"]]
+    if not prevs or not all(isinstance(p, str) for p in prevs):
+        return "not an audit record (prev is neither a hash nor a list of hashes)"
+    if len(prevs) > 1 or record.get("event") == "merge":
+        unknown = [p for p in prevs if p not in seqs]
+        if unknown:
+            return f"merge record follows {unknown[0][:12]}, which no earlier line holds (removed?)"
+        expected = 1 + max(seqs[p] for p in prevs)
+        return "" if record["seq"] == expected else f"seq {record['seq']} should be {expected} (edited?)"
+    prev = prevs[0]
+    if prev != previous and record["hash"] in merged and prev in seqs:
+        expected = seqs[prev] + 1  # a merged branch's first record: it follows where it forked
+        return "" if record["seq"] == expected else f"seq {record['seq']} should be {expected} (edited?)"
+    if record["seq"] != last_seq + 1:
+        hint = _seq_hint(record["seq"], last_seq, rest)
+        follows = f"follows {last_seq}" if number > 1 else "is the first record"
+        return f"seq {record['seq']} {follows} ({hint})"
+    if prev != previous:
+        if number == 1:
+            return "prev is not the start of a chain (records before it removed?)"
+        return f"prev does not match line {number - 1} (a record was removed, reordered or inserted)"
+    return ""
+
+
+def merge_logs(ours: str, theirs: str, join: Callable[[list[str], list[str]], dict[str, Any]]) -> str:
+    """Two branches' logs as one: the records they share, ours' new ones, theirs' new ones
+    (in their order), then the record ``join(prev, merged)`` returns, which follows both
+    branches' last records. Nothing is rewritten, so every record keeps its hash (and
+    every anchor its meaning). One side with nothing new: the other side, as is."""
+    ours_lines = [line for line in ours.splitlines() if line.strip()]
+    theirs_lines = [line for line in theirs.splitlines() if line.strip()]
+    known = {_hash_of(line) for line in ours_lines}
+    new = [line for line in theirs_lines if _hash_of(line) not in known]
+    if not new:
+        return ours if ours.endswith("\n") or not ours else ours + "\n"
+    theirs_known = {_hash_of(line) for line in theirs_lines}
+    if all(_hash_of(line) in theirs_known for line in ours_lines):
+        return "\n".join(theirs_lines) + "\n"  # ours is a prefix of theirs: fast-forward
+    tips = [_hash_of(ours_lines[-1]), _hash_of(new[-1])]
+    record = join(tips, [_hash_of(new[0])])
+    return "\n".join([*ours_lines, *new, canonical_json(record).decode()]) + "\n"
+
+
+def _hash_of(line: str) -> str:
+    record = _parse(line.encode())
+    return str(record["hash"]) if record else line
+
+
+def join_record(prev: list[str], merged: list[str], seqs: dict[str, int], who: str, commit: str) -> dict[str, Any]:
+    """The ``merge`` record that follows ``prev`` (the branches' last records)."""
+    record: dict[str, Any] = {
+        "event": "merge", "merged": merged, "prev": prev, "seq": 1 + max(seqs.get(p, 0) for p in prev),
+        "time": _utc_now(), "who": who, "commit": commit,
+    }
+    record["hash"] = record_hash(record)
+    return record
+
+
+def seqs_of(*texts: str) -> dict[str, int]:
+    """hash -> seq of every record in the given log texts."""
+    found: dict[str, int] = {}
+    for text in texts:
+        for line in text.splitlines():
+            record = _parse(line.encode())
+            if record is not None:
+                found[str(record["hash"])] = int(record["seq"])
+    return found
+
+
 def _seq_hint(found: int, last: int, rest: list[bytes]) -> str:
     """Why ``found`` follows ``last``: is the missing number further down the file?"""
     if found > last + 1:
@@ -317,4 +409,20 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-__all__ = ["EVENTS", "GENESIS", "AuditLog", "VerifyResult", "record_hash"]
+AUDIT_PATH = "registry/audit.jsonl"
+OLD_AUDIT_PATH = ".lockgate/audit.jsonl"
+
+
+def audit_path(root: Path) -> Path:
+    """The repository's audit log, ``registry/audit.jsonl`` (committed); a log left at
+    the old place (``.lockgate/audit.jsonl``, never committed) is moved there first."""
+    path = Path(root) / AUDIT_PATH
+    old = Path(root) / OLD_AUDIT_PATH
+    if not path.exists() and old.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(old, path)
+    return path
+
+
+__all__ = ["AUDIT_PATH", "EVENTS", "GENESIS", "AuditLog", "VerifyResult", "audit_path", "merge_logs",
+           "record_hash"]

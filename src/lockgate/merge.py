@@ -69,5 +69,20 @@ def merge_locks(base: str, ours: str, theirs: str, pipeline: str = "") -> MergeR
             continue
         if chosen is not None:
             merged[name] = chosen
+    inputs = _merge_values(sides["base"].inputs, sides["ours"].inputs, sides["theirs"].inputs)
+    # both anchors are in the merged audit log (its driver keeps every record): either holds
+    audit = sides["theirs"].audit if sides["ours"].audit == sides["base"].audit else sides["ours"].audit
     name = sides["ours"].pipeline or sides["theirs"].pipeline or pipeline
-    return MergeResult(LockFile(pipeline=name, stages=merged).to_text(), stale, unreadable)
+    lock = LockFile(pipeline=name, stages=merged, inputs=inputs, audit=audit)
+    return MergeResult(lock.to_text(), stale, unreadable)
+
+
+def _merge_values(old: dict, a: dict, b: dict) -> dict:
+    """Key by key, the side that changed (ours when both did: a rerun re-hashes the input)."""
+    merged = {}
+    for key in sorted(set(old) | set(a) | set(b)):
+        o, x, y = old.get(key), a.get(key), b.get(key)
+        chosen = y if x == o else x
+        if chosen is not None:
+            merged[key] = chosen
+    return merged

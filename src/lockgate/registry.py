@@ -40,8 +40,9 @@ REGISTRY_DIR = "registry"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _VERSION = re.compile(r"[vV]?([0-9]+)\Z")
-_TOP_KEYS = ("aliases", "history", "name", "schema", "versions")
-_VERSION_KEYS = ("artifact", "created", "data", "git_commit", "metrics", "params", "pipeline", "stage")
+_TOP_KEYS = ("aliases", "audit", "history", "name", "schema", "versions")
+_VERSION_KEYS = ("artifact", "created", "data", "git_commit", "metrics", "overrides", "params",
+                 "pipeline", "stage")
 
 
 def utc_now() -> str:
@@ -62,6 +63,8 @@ class ModelVersion:
     stage: str = ""
     data: dict[str, str] = field(default_factory=dict)  # input name -> data digest
     created: str = ""  # ISO-8601 UTC
+    # -p overrides in effect when it was added (key -> value; empty: the committed params)
+    overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
@@ -83,6 +86,7 @@ class ModelVersion:
             "stage": self.stage,
             "data": self.data,
             "created": self.created,
+            **({"overrides": self.overrides} if self.overrides else {}),
         }
 
     @classmethod
@@ -101,6 +105,7 @@ class ModelVersion:
             stage=str(d.get("stage") or ""),
             data={str(k): str(v) for k, v in (d.get("data") or {}).items()},
             created=str(created or ""),
+            overrides=dict(d.get("overrides") or {}),
         )
 
 
@@ -119,6 +124,7 @@ class Registry:
         self.versions: dict[int, ModelVersion] = {}
         self.aliases: dict[str, int] = {}
         self.history: dict[str, list[int]] = {}
+        self.audit = ""  # the audit record of the last change: anchors the committed audit log
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -200,6 +206,7 @@ class Registry:
         stage: str,
         data: Mapping[str, str],
         created: str | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> ModelVersion:
         """Register a model; if its artifact digest is already registered, that
         version is returned unchanged (adding is idempotent)."""
@@ -225,6 +232,7 @@ class Registry:
             stage=str(stage or ""),
             data={str(k): str(v) for k, v in data.items()},
             created=created or utc_now(),
+            overrides=_plain(dict(overrides or {})),
         )
         self.versions[version.version] = version
         return version
@@ -244,6 +252,21 @@ class Registry:
             self.history.setdefault(alias, []).append(previous)
         self.aliases[alias] = version
         return previous
+
+    def rollback_target(self, alias: str) -> tuple[int, int]:
+        """(from, to) of a rollback of ``alias``, changing nothing; RegistryError if none."""
+        if alias not in self.aliases:
+            raise RegistryError(
+                f"model '{self.name}' has no alias '{alias}'"
+                f"{_suggest(alias, sorted(self.aliases), 'aliases')}"
+            )
+        earlier = self.history.get(alias) or []
+        if not earlier:
+            raise RegistryError(
+                f"alias '{alias}' of model '{self.name}' has no earlier version to roll back to "
+                f"(it has pointed only to v{self.aliases[alias]})"
+            )
+        return self.aliases[alias], earlier[-1]
 
     def rollback(self, alias: str) -> tuple[int, int]:
         """Point ``alias`` back at the version it pointed to before; returns (from, to)."""
@@ -270,6 +293,7 @@ class Registry:
         return {
             "schema": REGISTRY_SCHEMA,
             "name": self.name,
+            **({"audit": self.audit} if self.audit else {}),
             "aliases": dict(sorted(self.aliases.items())),
             "history": {a: list(h) for a, h in sorted(self.history.items()) if h},
             "versions": {
@@ -326,6 +350,7 @@ class Registry:
         self.history = {
             str(a): [int(v) for v in h] for a, h in (data.get("history") or {}).items() if h
         }
+        self.audit = str(data.get("audit") or "")
 
     def _versions_phrase(self) -> str:
         if not self.versions:
@@ -459,7 +484,7 @@ def _check_version(number: int, record: Any) -> list[Problem]:
     problem = metrics_problem(metrics, "metrics")
     if problem:
         problems.append(((*base, "metrics"), f"version {number}: {problem}"))
-    for key in ("params", "data"):
+    for key in ("params", "data", "overrides"):
         value = record.get(key) or {}
         if not isinstance(value, dict):
             problems.append(((*base, key), f"version {number}: {key} is a {_kind(value)}, not a mapping"))

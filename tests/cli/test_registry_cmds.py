@@ -114,7 +114,7 @@ def test_promote_rollback_and_audit(registered: Path):
     done = lockgate("registry", "rollback", "churn", "staging", cwd=registered)
     assert done.returncode == 2 and "no earlier version to roll back to" in done.stderr
 
-    records = AuditLog(registered / ".lockgate" / "audit.jsonl").records()
+    records = AuditLog(registered / "registry" / "audit.jsonl").records()
     assert [(r["event"], r["alias"], r["version"], r["previous"]) for r in records] == [
         ("promote", "production", 3, 2),
         ("promote", "staging", 3, None),
@@ -128,14 +128,14 @@ def test_promote_rollback_and_audit(registered: Path):
 
     done = lockgate("audit", "verify", cwd=registered)
     assert done.returncode == 0
-    assert done.stdout.startswith(".lockgate/audit.jsonl: 3 records, chain intact")
+    assert done.stdout.startswith("registry/audit.jsonl: 3 records, chain intact")
     done = lockgate("audit", "show", "-n", "2", "--json", cwd=registered)
     assert [r["seq"] for r in json.loads(done.stdout)] == [2, 3]
     done = lockgate("audit", "show", cwd=registered)
     assert done.returncode == 0 and len(done.stdout.splitlines()) == 3
 
     # tamper: the verify command names the line, exit 1, JSON stays JSON
-    path = registered / ".lockgate" / "audit.jsonl"
+    path = registered / "registry" / "audit.jsonl"
     lines = path.read_text().splitlines(keepends=True)
     path.write_text(lines[0] + lines[2])
     done = lockgate("audit", "verify", cwd=registered)
@@ -154,7 +154,7 @@ def test_promote_to_unknown_version_changes_nothing(registered: Path):
     done = lockgate("registry", "promote", "churn", "v3", "--alias", "v2", cwd=registered)
     assert done.returncode == 2 and "is not an alias name" in done.stderr
     assert (registered / "registry" / "churn.yaml").read_bytes() == before
-    assert not (registered / ".lockgate" / "audit.jsonl").exists()
+    assert not (registered / "registry" / "audit.jsonl").exists()
 
 
 def test_export_a_model(repo: Path):

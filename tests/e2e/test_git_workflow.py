@@ -100,7 +100,7 @@ def test_diffs_frozen_check_and_summary(project: Path) -> None:
     assert score["scores.x"]["change"] == pytest.approx(0.2)
     assert score["scores.x"]["relative"] == pytest.approx(0.2 / 0.7)
     assert "scores.nested.y" not in score  # unchanged: only with --all
-    assert metrics["metrics"]["demo"]["report"]["report.json.n"] == {
+    assert metrics["metrics"]["demo"]["report"]["report.n"] == {  # a cmd stage's metrics: named after it
         "status": "changed", "old": 3, "new": 4, "change": 1, "relative": pytest.approx(1 / 3)}
     params = json.loads(lg(project, "params", "diff", "--json", check=0).stdout)
     assert params["params"]["demo"]["score"]["x"]["old"] == 0.7
@@ -178,7 +178,7 @@ params:
 stages:
   sa: {call: "src.steps:value", with: {v: "${a}"}, out: [ma]}
   sb: {call: "src.steps:value", with: {v: "${b}"}, out: [mb]}
-  sc: {call: "src.steps:pair", with: {v: "${c1}", w: "${c2}"}, out: [mc]}
+  sc: {call: "src.steps:pair", with: {v: "${c1}", w: "${c2}"}, out: [mc], gates: ["md.v >= 0"]}
   sd: {call: "src.steps:value", with: {v: 0}, out: [md]}
 """
 
@@ -200,8 +200,10 @@ def test_merge_driver_merges_stage_by_stage(repo: Path, tmp_path: Path) -> None:
     lg(repo, "run", check=0)
     first = lg(repo, "merge-driver", "install", check=0)
     lg(repo, "merge-driver", "install", check=0)  # idempotent
-    assert "added 'pipelines/*.lock merge=lockgate'" in first.stdout
-    assert (repo / ".gitattributes").read_text() == "pipelines/*.lock merge=lockgate\n"
+    assert "added 'pipelines/*.lock merge=lockgate', 'registry/audit.jsonl merge=lockgate-audit'" in first.stdout
+    assert (repo / ".gitattributes").read_text() == (
+        "pipelines/*.lock merge=lockgate\nregistry/audit.jsonl merge=lockgate-audit\n")
+    assert git(repo, "config", "merge.lockgate-audit.driver").strip() == "lockgate merge-driver audit %O %A %B"
     assert git(repo, "config", "merge.lockgate.driver").strip() == "lockgate merge-driver run %O %A %B %P"
     assert git(repo, "config", "merge.lockgate.name").strip() == "lockgate lock files"
     commit(repo, "base")
@@ -236,6 +238,10 @@ def test_merge_driver_merges_stage_by_stage(repo: Path, tmp_path: Path) -> None:
 
     text = (repo / "pipelines/p.lock").read_text()
     assert "<<<<<<<" not in text and git(repo, "status", "--porcelain") == ""
+    # both branches audited sc's gate: the committed log keeps both, joined by a merge record
+    audit = [json.loads(line) for line in (repo / "registry/audit.jsonl").read_text().splitlines()]
+    assert [r["event"] for r in audit] == ["gate", "gate", "gate", "merge"]
+    assert "verified" not in done.stderr and lg(repo, "audit", "verify", check=0).stdout.count("chain intact") == 1
     merged = LockFile.from_text(text).stages
     assert set(merged) == {"sa", "sb", "sd"}
     assert merged["sa"].fingerprint == feature["sa"].fingerprint != base["sa"].fingerprint
@@ -248,6 +254,7 @@ def test_merge_driver_merges_stage_by_stage(repo: Path, tmp_path: Path) -> None:
         "sa": "cached", "sb": "cached", "sc": "ran", "sd": "cached"}
     final = LockFile.from_text((repo / "pipelines/p.lock").read_text()).stages
     assert final["sc"].metrics == {"mc": {"v": 5, "w": 7}}
+    lg(repo, "audit", "verify", check=0)  # the rerun's gate record follows the merge record
 
 
 def set_spec_param(repo: Path, key: str, value: str) -> None:

@@ -128,6 +128,9 @@ def params_diff(obj: Obj, revs: tuple[str, ...], as_json: bool, as_md: bool, sho
 DRIVER_NAME = "lockgate lock files"
 DRIVER_COMMAND = "lockgate merge-driver run %O %A %B %P"
 ATTRIBUTES_LINE = "pipelines/*.lock merge=lockgate"
+AUDIT_DRIVER_NAME = "lockgate audit log"
+AUDIT_DRIVER_COMMAND = "lockgate merge-driver audit %O %A %B"
+AUDIT_ATTRIBUTES_LINE = "registry/audit.jsonl merge=lockgate-audit"
 
 
 @click.group("merge-driver")
@@ -138,10 +141,11 @@ def merge_driver() -> None:
 @merge_driver.command("install")
 @click.pass_obj
 def merge_driver_install(obj: Obj) -> None:
-    """Register the lock merge driver with git.
+    """Register the merge drivers for lock files and the audit log with git.
 
-    Writes ``[merge "lockgate"]`` to .git/config and ``pipelines/*.lock
-    merge=lockgate`` to .gitattributes; running it again changes nothing.
+    Writes ``[merge "lockgate"]`` and ``[merge "lockgate-audit"]`` to .git/config
+    and routes ``pipelines/*.lock`` and ``registry/audit.jsonl`` to them in
+    .gitattributes; running it again changes nothing.
     """
     from lockgate import gitrev
 
@@ -149,17 +153,45 @@ def merge_driver_install(obj: Obj) -> None:
     gitrev.require_repo(root)
     gitrev.git(root, "config", "--local", "merge.lockgate.name", DRIVER_NAME)
     gitrev.git(root, "config", "--local", "merge.lockgate.driver", DRIVER_COMMAND)
+    gitrev.git(root, "config", "--local", "merge.lockgate-audit.name", AUDIT_DRIVER_NAME)
+    gitrev.git(root, "config", "--local", "merge.lockgate-audit.driver", AUDIT_DRIVER_COMMAND)
     attributes = root / ".gitattributes"
     text = attributes.read_text(encoding="utf-8") if attributes.exists() else ""
-    if ATTRIBUTES_LINE in (line.strip() for line in text.splitlines()):
-        click.echo("merge driver 'lockgate' registered in .git/config; .gitattributes already routes "
-                   "pipelines/*.lock to it")
+    present = {line.strip() for line in text.splitlines()}
+    missing = [line for line in (ATTRIBUTES_LINE, AUDIT_ATTRIBUTES_LINE) if line not in present]
+    if not missing:
+        click.echo("merge drivers 'lockgate' and 'lockgate-audit' registered in .git/config; "
+                   ".gitattributes already routes pipelines/*.lock and registry/audit.jsonl to them")
         return
     if text and not text.endswith("\n"):
         text += "\n"
-    attributes.write_text(text + ATTRIBUTES_LINE + "\n", encoding="utf-8")
-    click.echo("merge driver 'lockgate' registered in .git/config; added "
-               f"'{ATTRIBUTES_LINE}' to .gitattributes (commit it so the team shares it)")
+    attributes.write_text(text + "".join(line + "\n" for line in missing), encoding="utf-8")
+    click.echo("merge drivers 'lockgate' and 'lockgate-audit' registered in .git/config; added "
+               + ", ".join(f"'{line}'" for line in missing)
+               + " to .gitattributes (commit it so the team shares it)")
+
+
+@merge_driver.command("audit", hidden=True)
+@click.argument("base", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("ours", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("theirs", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def merge_driver_audit(obj: Obj, base: Path, ours: Path, theirs: Path) -> None:
+    """What git runs (%O %A %B): both branches' records, then one joining them."""
+    from lockgate.audit import AuditLog, join_record, merge_logs, seqs_of
+    from lockgate.lock import atomic_write_text
+
+    def read(p: Path) -> str:
+        try:
+            return p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    a, b = read(ours), read(theirs)
+    identity = AuditLog(obj.directory / "registry" / "audit.jsonl")  # who merges, and at which commit
+    merged = merge_logs(a, b, lambda prev, names: join_record(prev, names, seqs_of(a, b),
+                                                              identity.who, identity.commit))
+    atomic_write_text(ours, merged)
 
 
 @merge_driver.command("run", hidden=True)

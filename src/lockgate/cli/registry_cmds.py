@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +21,124 @@ from lockgate.errors import UsageError
 
 
 def _audit_log(obj: Obj):
-    from lockgate.audit import AuditLog
-    from lockgate.cli.spec_cmds import STATE_GITIGNORE
+    from lockgate.audit import AuditLog, audit_path
 
-    state = obj.project.state_dir
-    state.mkdir(parents=True, exist_ok=True)
-    ignore = state / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
-    return AuditLog(state / "audit.jsonl")
+    return AuditLog(audit_path(obj.project.root))
+
+
+def _anchors(obj: Obj) -> dict[str, str]:
+    """Where -> audit record hash, from every lock file and registry in the workspace."""
+    from lockgate.errors import LockgateError
+    from lockgate.lock import LockFile
+    from lockgate.registry import Registry, registry_names
+
+    project = obj.project
+    anchors = {}
+    for path in sorted(project.pipelines_dir.glob("*.lock")):
+        anchors[project.relative(path)] = LockFile.read(path, path.stem).audit
+    for name in registry_names(project.root):
+        try:
+            anchors[f"registry/{name}.yaml"] = Registry.open(project.root, name).audit
+        except LockgateError:
+            continue  # a broken registry file is reported by the commands that read it
+    return {k: v for k, v in anchors.items() if v}
 
 
 def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
-def _metrics_line(metrics: dict[str, Any], limit: int = 4) -> str:
-    flat = [(k, v) for k, v in sorted(metrics.items()) if not isinstance(v, dict)]
-    shown = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in flat[:limit]]
-    return " ".join(shown) + (" ..." if len(flat) > limit else "")
+#: what fills a metrics cell after the metrics the gates read, in this order
+HEADLINE_METRICS = ("roc_auc", "f1", "precision", "recall", "accuracy", "average_precision",
+                    "log_loss", "mae", "rmse", "r2")
+
+
+def _metrics_line(metrics: dict[str, Any], gated: Sequence[str] = (), width: int = 60,
+                  lines: int = 1) -> str:
+    """``key=value`` items that fit in ``lines`` lines of ``width``: first every metric
+    the gates read (always), then the headline metrics in HEADLINE_METRICS order
+    while they fit, then how many more there are. Items are never cut."""
+    from lockgate.diff import flatten
+
+    flat = flatten(metrics)
+    first = [k for k in dict.fromkeys(gated) if k in flat]
+    fill = [k for k in HEADLINE_METRICS if k in flat and k not in first]
+
+    def item(key: str) -> str:
+        value = flat[key]
+        if isinstance(value, bool):
+            return f"{key}={str(value).lower()}"
+        return f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+
+    def packed(items: list[str]) -> list[str]:
+        rows: list[str] = []
+        for text in items:
+            if rows and len(rows[-1]) + 1 + len(text) <= width:
+                rows[-1] += " " + text
+            else:
+                rows.append(text)
+        return rows
+
+    def more(shown: int) -> list[str]:
+        return [f"(+{len(flat) - shown} more)"] if len(flat) > shown else []
+
+    items = [item(k) for k in first]
+    for key in fill:
+        candidate = [*items, item(key)]
+        if len(packed(candidate + more(len(candidate)))) > max(lines, len(packed(items))):
+            break
+        items = candidate
+    return "\n".join(packed(items + more(len(items))))
+
+
+def _gated_metrics(project) -> dict[str, list[str]]:
+    """model name -> the metric keys (dotted, in spec order) that the pipelines'
+    gates and ``when:`` read from that model's registry: through an alias
+    (``production.roc_auc``) or through the metrics artifact a promote stage
+    records (``live_scores.roc_auc`` when ``in: {metrics: live_scores}``)."""
+    import logging
+
+    from lockgate.errors import LockgateError
+    from lockgate.executor.effects import AmbiguousAlias, model_name_for
+    from lockgate.graph.pipeline import resolve_artifact
+    from lockgate.registry import Registry, registry_names
+
+    holders: dict[str, list[str]] = {}  # alias -> the registries that have it
+    for name in registry_names(project.root):
+        try:
+            aliases = Registry.open(project.root, name).aliases
+        except LockgateError:
+            continue  # a broken registry file is reported by the commands that read it
+        for alias in aliases:
+            holders.setdefault(alias, []).append(name)
+    found: dict[str, list[str]] = {}
+    for path in project.spec_paths():
+        try:
+            pipeline = project.load(str(path))
+        except Exception as exc:  # a broken spec only costs its hints; `validate` reports it
+            logging.getLogger(__name__).debug("registry list: %s not loaded: %s", path, exc)
+            continue
+        known = {**pipeline.producers, **dict.fromkeys(pipeline.inputs, "")}
+        recorded: dict[str, str] = {}  # metrics artifact a promote stage records -> model
+        for stage in pipeline.stages.values():
+            if stage.kind == "uses" and stage.run == "promote" and "metrics" in stage.inputs:
+                artifact = resolve_artifact(stage.inputs["metrics"], stage, known)
+                if artifact:
+                    recorded[artifact] = str(stage.with_.get("model_name", pipeline.name))
+        for stage in pipeline.stages.values():
+            for expr in ([stage.when] if stage.when else []) + list(stage.gates):
+                for ref in expr.refs:
+                    artifact = resolve_artifact(ref.name, stage, known)
+                    if artifact is not None:
+                        model = recorded.get(artifact)
+                    else:
+                        try:
+                            model = model_name_for(pipeline, ref.name, stage.name, holders.get(ref.name))
+                        except AmbiguousAlias:
+                            model = None
+                    if model is not None and ref.key not in found.setdefault(model, []):
+                        found[model].append(ref.key)
+    return found
 
 
 def _short(value: Any) -> str:
@@ -77,16 +177,24 @@ def list_(obj: Obj, name: str | None, as_json: bool) -> None:
     if not models:
         click.echo("no registered models yet (registry/ is empty); a promote stage adds them")
         return
+    gated = _gated_metrics(obj.project)
+    header = ("model", "version", "aliases", "created", "stage")
+    rows = [(model, number, (model.name, f"v{number}", ", ".join(model.aliases_of(number)),
+                             model.versions[number].created,
+                             f"{model.versions[number].pipeline}:{model.versions[number].stage}"
+                             if model.versions[number].stage else ""))
+            for model in models for number in sorted(model.versions, reverse=True)]
+    console = Console(width=max(100, Console().width))
+    widths = [max(len(cells[i]) for cells in [header, *(r[2] for r in rows)]) for i in range(len(header))]
+    room = max(console.width - sum(widths) - 2 * len(widths), 24)  # two spaces between columns
     table = Table(box=None, pad_edge=False)
-    for column in ("model", "version", "aliases", "created", "stage", "metrics"):
-        table.add_column(column, no_wrap=column != "metrics")
-    for model in models:
-        for number in sorted(model.versions, reverse=True):
-            v = model.versions[number]
-            table.add_row(model.name, f"v{number}", ", ".join(model.aliases_of(number)),
-                          v.created, f"{v.pipeline}:{v.stage}" if v.stage else "",
-                          _metrics_line(v.metrics))
-    Console(width=max(100, Console().width)).print(table)
+    for column in header:
+        table.add_column(column, no_wrap=True)
+    table.add_column("metrics", no_wrap=True)
+    for model, number, cells in rows:
+        line = _metrics_line(model.versions[number].metrics, gated.get(model.name, []), room, lines=2)
+        table.add_row(*cells, line)
+    console.print(table)
 
 
 @registry.command()
@@ -108,9 +216,15 @@ def show(obj: Obj, name: str, alias_or_version: str | None, as_json: bool) -> No
             earlier = model.history.get(alias) or []
             before = f" (before: {', '.join(f'v{n}' for n in earlier)})" if earlier else ""
             click.echo(f"  {alias} -> v{number}{before}")
+        from rich.console import Console
+
+        gated = _gated_metrics(obj.project).get(model.name, [])
+        width = max(100, Console().width)
         for number in sorted(model.versions, reverse=True):
             v = model.versions[number]
-            click.echo(f"  v{number}  {v.created}  {v.digest[:12]}  {_metrics_line(v.metrics)}")
+            start = f"  v{number}  {v.created}  {v.digest[:12]}  "
+            line = _metrics_line(v.metrics, gated, max(width - len(start), 24))
+            click.echo((start + line.replace("\n", " ")).rstrip())
         return
     version = model.resolve(alias_or_version)
     record = {"name": model.name, **version.to_dict(), "aliases": model.aliases_of(version.version)}
@@ -138,17 +252,17 @@ def promote(obj: Obj, name: str, version: str, alias: str) -> None:
     project = obj.project
     check_alias_name(alias)
     with repo_lock(project.state_dir, wait=True):
+        from lockgate.executor.effects import Effects
+
+        effects = Effects(project.root)
+        effects.recover()
         model = Registry.open_existing(project.root, name)
         target = model.resolve(version)
-        previous = model.set_alias(alias, target.version)
+        previous = model.aliases.get(alias)
         if previous == target.version:
             click.echo(f"{name}: {alias} already points to v{target.version}; nothing changed")
             return
-        model.save()
-        _audit_log(obj).append(
-            "promote", model=name, alias=alias, version=target.version, previous=previous,
-            artifact=target.digest, metrics=target.metrics, manual=True,
-        )
+        effects.manual("promote", model, alias, target.version, previous)
     was = f"v{previous}" if previous is not None else "(new alias)"
     click.echo(f"{name}: {alias} {was} -> v{target.version}")
 
@@ -164,13 +278,13 @@ def rollback(obj: Obj, name: str, alias: str) -> None:
 
     project = obj.project
     with repo_lock(project.state_dir, wait=True):
+        from lockgate.executor.effects import Effects
+
+        effects = Effects(project.root)
+        effects.recover()
         model = Registry.open_existing(project.root, name)
-        current, target = model.rollback(alias)
-        model.save()
-        _audit_log(obj).append(
-            "rollback", model=name, alias=alias, version=target, previous=current,
-            artifact=model.versions[target].digest, manual=True,
-        )
+        current, target = model.rollback_target(alias)
+        effects.manual("rollback", model, alias, target, current)
     click.echo(f"{name}: {alias} v{current} -> v{target} (rolled back)")
 
 
@@ -204,18 +318,17 @@ def export(obj: Obj, name: str, alias_or_version: str, path: Path) -> None:
 
 @click.group()
 def audit() -> None:
-    """The hash-chained audit log (.lockgate/audit.jsonl)."""
+    """The hash-chained audit log (registry/audit.jsonl, committed)."""
 
 
 @audit.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def verify(obj: Obj, as_json: bool) -> None:
-    """Check the chain; exit 1 naming the first record edited, removed or reordered."""
-    from lockgate.audit import AuditLog
-
-    log = AuditLog(obj.project.state_dir / "audit.jsonl")
-    result = log.verify()
+    """Check the chain; exit 1 naming the first record edited, removed, reordered or
+    inserted, or a record a lock file or registry names that the log lost (a cut tail)."""
+    log = _audit_log(obj)
+    result = log.verify(_anchors(obj))
     where = obj.project.relative(log.path)
     if as_json:
         _echo_json({"path": where, **result.to_dict()})
@@ -234,9 +347,7 @@ def verify(obj: Obj, as_json: bool) -> None:
 @click.pass_obj
 def audit_show(obj: Obj, count: int, as_json: bool) -> None:
     """Show the last records of the audit log."""
-    from lockgate.audit import AuditLog
-
-    records = AuditLog(obj.project.state_dir / "audit.jsonl").records()
+    records = _audit_log(obj).records()
     if count > 0:
         records = records[-count:]
     if as_json:
