@@ -16,11 +16,11 @@ LAYERS: list[set[str]] = [
     {"cli", "__main__", "__init__"},
     {"reports", "watch", "api"},
     {"executor"},
-    {"store", "lock", "gates", "registry", "audit", "runcache", "reachable", "fingerprint",
+    {"store", "lock", "gates", "registry", "audit", "runcache", "reachable", "fingerprint", "tracked",
      "tables", "project", "diff", "merge", "gitrev"},
     {"graph"},
     {"steps"},
-    {"spec", "hashing"},
+    {"spec", "hashing", "codegraph"},
     {"kernels", "errors", "_version"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -28,26 +28,19 @@ def run(
     keep_going: bool = False,
     dry_run: bool = False,
 ) -> list[Any]:
-    """Run what is stale, like `lockgate run`; returns each stage's StageOutcome."""
-    from lockgate.executor.effects import Effects
+    """Run what is stale, like `lockgate run`; returns each stage's StageOutcome.
+    With ``params`` overrides it is an experiment (see `lockgate exp`): the
+    workspace's lock files and registry are left as they were."""
     from lockgate.executor.local import LocalExecutor
-    from lockgate.executor.repolock import repo_lock
-    from lockgate.executor.runner import Runner, RunOptions
+    from lockgate.executor.runner import RunOptions
+    from lockgate.executor.session import run_session
     from lockgate.project import Project
 
     project = Project.find(root)
     pipelines = project.load_all([pipeline] if pipeline else [], params)
     options = RunOptions(tuple(stages), force, dry_run, keep_going)
     executor = LocalExecutor(jobs)
-    outcomes: list[Any] = []
     try:
-        with repo_lock(project.state_dir):
-            runner = Runner(project.root, executor, options=options, effects=Effects(project.root))
-            try:
-                for p in pipelines:
-                    outcomes += runner.run(p, project.lock_path(p.name))
-            finally:
-                runner.close()
+        return run_session(project, pipelines, executor, options).outcomes
     finally:
         executor.close()
-    return outcomes

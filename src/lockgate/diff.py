@@ -106,7 +106,8 @@ Table = dict[str, dict[str, dict[str, Any]]]
 
 
 def metric_table(locks: Mapping[str, LockFile]) -> Table:
-    return {name: {stage: flatten(entry.metrics) for stage, entry in lock.stages.items() if entry.metrics}
+    return {name: {stage: flatten(entry.metrics_by_artifact(stage)) for stage, entry in lock.stages.items()
+                   if entry.metrics}
             for name, lock in locks.items()}
 
 

@@ -1,7 +1,7 @@
 """``pipelines/NAME.lock``: what last ran, as deterministic, diff-friendly YAML.
 
 One entry per stage: its fingerprint and the record it was computed from
-(definition digest, params used, code digest, input digests), the outputs
+(definition digest, params used, code digests per file, input digests), the outputs
 it produced (artifact references), metrics, gate decisions and duration.
 Keeping the record, not just the digest, lets ``status`` say *which* input
 changed (STYLE §6). Keys are sorted and floats written by ``repr``, so the
@@ -31,7 +31,9 @@ class StageLock:
     fingerprint: str
     kind: str
     definition: str  # digest of the normalized stage definition
-    code: str = ""
+    # call: {repository path or "pkg:DISTRIBUTION": digest or version}, what the code
+    # fingerprint was made of (a lock from before holds one digest); uses: the step's version
+    code: str | dict[str, str] = ""
     params: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)  # argument -> digest of its artifact
     deps: dict[str, str] = field(default_factory=dict)  # dependency path -> digest
@@ -59,13 +61,22 @@ class StageLock:
             data["gates"] = self.gates
         return data
 
+    def metrics_by_artifact(self, stage: str) -> dict[str, Any]:
+        if self.kind != "cmd":
+            return self.metrics
+        merged: dict[str, Any] = {}
+        for values in self.metrics.values():  # every metrics file of the stage
+            if isinstance(values, dict):
+                merged.update(values)
+        return {stage: merged}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StageLock:
         return cls(
             fingerprint=str(data.get("fingerprint", "")),
             kind=str(data.get("kind", "")),
             definition=str(data.get("definition", "")),
-            code=str(data.get("code", "")),
+            code=_code(data.get("code")),
             params=dict(data.get("params") or {}),
             inputs={str(k): str(v) for k, v in (data.get("inputs") or {}).items()},
             deps={str(k): str(v) for k, v in (data.get("deps") or {}).items()},
@@ -76,16 +87,35 @@ class StageLock:
         )
 
 
+def _code(value: Any) -> str | dict[str, str]:
+    """A stage's ``code`` as read: a mapping (``call``), or one string (``uses``, or a
+    ``call`` stage locked before code was recorded per file)."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in sorted(value.items())}
+    return str(value or "")
+
+
 @dataclass
 class LockFile:
     pipeline: str
     stages: dict[str, StageLock] = field(default_factory=dict)
+    # `inputs:` paths as last read: path -> artifact record, so push, pull and a fresh
+    # clone get the raw data too (DESIGN §3: inputs are versioned like outputs)
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the hash of the last audit record a run of this pipeline appended: anchors the
+    # committed audit log, so `audit verify` notices records removed from its end
+    audit: str = ""
 
     def to_text(self) -> str:
         """Sorted, stable YAML, one block per stage. A stage whose entry is unchanged since
         the lock was read or last dumped reuses its block, so rewriting a 1000-stage lock
         after one stage ran dumps one block, not a thousand."""
-        head = _dump({"pipeline": self.pipeline, "schema": LOCK_SCHEMA})
+        top: dict[str, Any] = {"pipeline": self.pipeline, "schema": LOCK_SCHEMA}
+        if self.audit:
+            top["audit"] = self.audit
+        if self.inputs:
+            top["inputs"] = self.inputs
+        head = _dump(top)
         if not self.stages:
             return head + "stages: {}\n"
         known = self._blocks
@@ -120,6 +150,8 @@ class LockFile:
         return cls(
             pipeline=str(data.get("pipeline") or pipeline),
             stages={str(k): StageLock.from_dict(v) for k, v in stages.items()},
+            inputs={str(k): dict(v) for k, v in (data.get("inputs") or {}).items() if isinstance(v, dict)},
+            audit=str(data.get("audit") or ""),
         )
 
     @classmethod
@@ -160,7 +192,10 @@ class LockFile:
         return True
 
     def all_metrics(self) -> dict[str, dict[str, Any]]:
-        return {name: s.metrics for name, s in sorted(self.stages.items()) if s.metrics}
+        """stage -> its metrics by artifact: ``{"scores": {"roc_auc": ...}}``. A ``cmd``
+        stage's metrics files are one artifact named after the stage, as gates read them
+        (``evaluate.roc_auc.test``), so ``metrics show`` prints the names gates use."""
+        return {name: s.metrics_by_artifact(name) for name, s in sorted(self.stages.items()) if s.metrics}
 
 
 def _dump(data: Any) -> str:
@@ -249,6 +284,8 @@ def _cached(cache_dir: Path, path: Path, text: str) -> LockFile | None:
     return LockFile(
         pipeline=str(lock.get("pipeline", "")),
         stages={k: StageLock.from_dict(v) for k, v in (lock.get("stages") or {}).items()},
+        inputs=dict(lock.get("inputs") or {}),
+        audit=str(lock.get("audit") or ""),
     )
 
 
@@ -259,7 +296,7 @@ def _remember(cache_dir: Path, path: Path, text: str, lock: LockFile) -> None:
 
     data = {
         "digest": digest_bytes(text.encode("utf-8")),
-        "lock": {"pipeline": lock.pipeline,
+        "lock": {"pipeline": lock.pipeline, "inputs": lock.inputs, "audit": lock.audit,
                  "stages": {k: v.to_dict() | {"duration": v.duration} for k, v in lock.stages.items()}},
     }
     try:

@@ -190,6 +190,22 @@ class Project:
         return pipelines
 
 
+STATE_GITIGNORE = "# lockgate's cache, logs and run state: never committed\n*\n"
+
+
+def ensure_state_dir(state: Path) -> Path:
+    """``.lockgate/`` with the .gitignore that keeps it out of git: every command that
+    creates the folder goes through here, so none of them forgets the ignore file."""
+    state.mkdir(parents=True, exist_ok=True)
+    ignore = state / ".gitignore"
+    if not ignore.exists():
+        try:
+            ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
+        except OSError:
+            pass  # a read-only checkout: nothing to commit by mistake anyway
+    return state
+
+
 def _shared_outputs(pipelines: list) -> list:
     """Two pipelines writing the same path would restore over each other forever.
 

@@ -49,6 +49,7 @@ params:
   retrain_at: 0.3
   estimator: sklearn.linear_model.LogisticRegression
   target: y
+  C: 1.0
 stages:
   data:
     call: src.data:make
@@ -62,7 +63,7 @@ stages:
   train:
     uses: train
     in: {table: train}
-    with: {target: "${target}", estimator: "${estimator}", params: {max_iter: 200}}
+    with: {target: "${target}", estimator: "${estimator}", params: {max_iter: 200, C: "${C}"}}
     out: [model]
   evaluate:
     uses: evaluate
@@ -121,7 +122,7 @@ def test_gates_pass_promote_register_and_audit(ml: Path):
     assert "no champion" in decisions[1]["note"]
     verify = lg(ml, "audit", "verify", check=0)
     assert "chain intact" in verify.stdout
-    events = [json.loads(line)["event"] for line in (ml / ".lockgate/audit.jsonl").read_text().splitlines()]
+    events = [json.loads(line)["event"] for line in (ml / "registry/audit.jsonl").read_text().splitlines()]
     assert events == ["gate", "promote"]
     assert run_json(ml)["deploy"]["outcome"] == "cached"  # nothing changed: nothing promoted again
 
@@ -129,13 +130,15 @@ def test_gates_pass_promote_register_and_audit(ml: Path):
 def test_impossible_threshold_blocks_and_leaves_registry_unchanged(ml: Path):
     run_json(ml)
     before = (ml / "registry/demo.yaml").read_bytes()
-    done = lg(ml, "run", "-p", "min_auc=1.01")
+    spec = ml / "pipelines/ml.yaml"
+    spec.write_text(spec.read_text().replace("min_auc: 0.6", "min_auc: 1.01"))
+    done = lg(ml, "run")
     assert done.returncode == 3, done.stderr
     assert "needs >= 1.01" in done.stderr
     assert (ml / "registry/demo.yaml").read_bytes() == before
     gates = LockFile.read(ml / "pipelines/ml.lock").stages["deploy"].gates
     assert gates[0]["holds"] is False and gates[0]["values"]["scores.roc_auc"] < 1.01
-    assert json.loads((ml / ".lockgate/audit.jsonl").read_text().splitlines()[-1])["holds"] is False
+    assert json.loads((ml / "registry/audit.jsonl").read_text().splitlines()[-1])["holds"] is False
 
 
 def test_champion_comparison_uses_the_alias_recorded_metrics(ml: Path):
@@ -152,9 +155,9 @@ def test_champion_comparison_uses_the_alias_recorded_metrics(ml: Path):
 
 def test_retrain_fires_only_on_drift(ml: Path):
     assert run_json(ml)["retrain"]["outcome"] == "skipped"
-    got = run_json(ml, "-p", "shift=2.5")
+    got = run_json(ml, "-p", "shift=2.5", "--name", "shifted")  # an experiment: its own lock
     assert got["drift"]["outcome"] == "ran" and got["retrain"]["outcome"] == "ran"
-    drift = LockFile.read(ml / "pipelines/ml.lock").stages["drift"].metrics["drift"]
+    drift = LockFile.read(ml / ".lockgate/experiments/shifted/ml.lock").stages["drift"].metrics["drift"]
     assert drift["share_drifted"] >= 0.3 and drift["n_drifted"] >= 1
 
 
@@ -224,7 +227,28 @@ def test_streaming_drift_step_agrees_with_in_memory(ml: Path):
     with: {exclude: [y], streaming: true, batch_rows: 50}
     out: [drift_streamed]
 """)
-    got = run_json(ml, "-p", "shift=2.5", "drift", "drift_streamed")
+    got = run_json(ml, "-p", "shift=2.5", "--name", "shifted", "drift", "drift_streamed")
     assert got["drift_streamed"]["outcome"] == "ran"
-    lock = LockFile.read(ml / "pipelines/ml.lock")
+    lock = LockFile.read(ml / ".lockgate/experiments/shifted/ml.lock")
     assert lock.stages["drift_streamed"].metrics["drift_streamed"] == lock.stages["drift"].metrics["drift"]
+
+
+def test_an_experiment_promotes_only_when_asked_and_says_so_everywhere(ml: Path):
+    run_json(ml)
+    registry_before = (ml / "registry/demo.yaml").read_bytes()
+    audit_before = (ml / "registry/audit.jsonl").read_bytes()
+    got = run_json(ml, "-p", "C=0.5")
+    assert got["train"]["outcome"] == "ran" and got["deploy"]["outcome"] == "skipped"
+    assert "this run overrides params (-p): an experiment promotes only with --allow-promote" in got["deploy"]["message"]
+    assert (ml / "registry/demo.yaml").read_bytes() == registry_before
+    assert (ml / "registry/audit.jsonl").read_bytes() == audit_before  # experiments' gates are not audited
+
+    got = run_json(ml, "-p", "C=0.5", "--allow-promote")
+    assert "promoted version 2 (was 1)" in got["deploy"]["message"]
+    version = Registry.open(ml, "demo").versions[2]
+    assert version.overrides == {"C": 0.5} and version.params["C"] == 0.5
+    record = json.loads((ml / "registry/audit.jsonl").read_text().splitlines()[-1])
+    assert record["event"] == "promote" and record["overrides"] == {"C": 0.5}
+    assert record["experiment"].startswith("exp-")
+    assert Registry.open(ml, "demo").versions[1].overrides == {}  # the committed params' version
+    lg(ml, "audit", "verify", check=0)

@@ -89,6 +89,8 @@ COMMAND_MODULES = [
     "lockgate.cli.spec_cmds",
     "lockgate.cli.run_cmds",
     "lockgate.cli.cache_cmds",
+    "lockgate.cli.data_cmds",
+    "lockgate.cli.exp_cmds",
     "lockgate.cli.drift_cmd",
     "lockgate.cli.registry_cmds",
     "lockgate.cli.git_cmds",

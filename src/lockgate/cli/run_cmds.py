@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -35,10 +34,6 @@ def split_targets(obj: Obj, args: tuple[str, ...]) -> tuple[list[str], list[str]
     )
 
 
-def _on_sigterm(signum, frame):  # noqa: ARG001 - a signal handler's signature
-    raise KeyboardInterrupt
-
-
 @click.command(short_help="Run what is stale, in parallel.")
 @click.argument("args", nargs=-1, metavar="[PIPELINE] [STAGE...]")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
@@ -47,7 +42,11 @@ def _on_sigterm(signum, frame):  # noqa: ARG001 - a signal handler's signature
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would run; run nothing.")
 @click.option("-k", "--keep-going", is_flag=True, help="After a failure, keep running stages that do not need it.")
 @click.option("--downstream", is_flag=True, help="Run the named stages and everything after them (not before).")
-@OVERRIDES
+@click.option("-p", "--param", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a param (repeatable): the run is an experiment (see `lockgate exp`).")
+@click.option("--name", default=None, metavar="NAME", help="Name the experiment a -p run makes.")
+@click.option("--allow-promote", is_flag=True,
+              help="Let a run with -p overrides promote (the registry and audit log record them).")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another run holds the repository.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON on stdout.")
 @click.option("--executor", "executor_name", default="local", show_default=True, metavar="local|dask|dask://HOST:PORT",
@@ -56,64 +55,90 @@ def _on_sigterm(signum, frame):  # noqa: ARG001 - a signal handler's signature
               help="First fetch what the lock files refer to from the default remote (restore, not re-run).")
 @ci_options
 @click.pass_obj
-def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides, no_wait, as_json, executor_name, pull_first,
-        ci, frozen, base, summary_file) -> None:
+def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides, name, allow_promote, no_wait,
+        as_json, executor_name, pull_first, ci, frozen, base, summary_file) -> None:
     """Run what is stale in PIPELINE (all pipelines when none), in parallel.
 
     Stages whose fingerprint is unchanged are skipped; known fingerprints are
-    restored from the cache. Exit 0 done, 1 a stage failed, 3 a gate blocked.
+    restored from the cache. Progress goes to stderr while the run goes on (a
+    live display on a terminal, else one line per stage that ran); the record
+    goes to stdout at the end (the summary table after a live display, and the
+    counts line).
+
+    Exit 0 done, 1 a stage failed, 3 a gate blocked. Ctrl-C or SIGTERM stops
+    the run: running shell stages are killed, no stage starts, finished ones
+    stay recorded in the lock; exit 130 (Ctrl-C) or 143 (SIGTERM).
     """
     from lockgate.cli.render import RunDisplay
-    from lockgate.executor.effects import Effects
+    from lockgate.cli.signals import install_interrupts
     from lockgate.executor.local import LocalExecutor
-    from lockgate.executor.repolock import repo_lock
-    from lockgate.executor.runner import Runner, RunOptions, exit_code
+    from lockgate.executor.runner import RunOptions
+    from lockgate.executor.session import SessionResult, run_session
 
     project = obj.project
     pipelines, stages = split_targets(obj, args)
     loaded = project.load_all(pipelines, overrides)
+    if stages and len(loaded) > 1:
+        loaded = []  # stage names need their pipeline named first (split_targets says so)
     ci_run = CiRun.start(project, ci=ci, frozen=frozen, base=base, summary=summary_file)
-    options = RunOptions(tuple(stages), force, dry_run, keep_going, downstream)
+    options = RunOptions(tuple(stages), force, dry_run, keep_going, downstream, allow_promote=allow_promote)
+    # Progress goes to stderr while the run goes on; the record goes to stdout at
+    # the end; neither repeats the other (see lockgate.cli.render).
     display = RunDisplay(quiet=as_json)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    outcomes = []
+    interrupts = install_interrupts()
+    result = SessionResult()
     executor = _make_executor(executor_name, jobs, dry_run) if executor_name != "local" else LocalExecutor(jobs)
     try:
-        with repo_lock(project.state_dir, wait=not no_wait, on_wait=display.waiting):
-            _ensure_state_dir(project.state_dir)
-            if pull_first and not dry_run:
-                _pull_missing(project)
-            runner = Runner(project.root, executor, options=options, on_event=display.event,
-                            effects=Effects(project.root))
-            try:
-                with display:
-                    for pipeline in loaded:
-                        if stages and len(loaded) > 1:
-                            continue
-                        outcomes += runner.run(pipeline, project.lock_path(pipeline.name))
-            finally:
-                runner.close()
+        with display:
+            run_session(project, loaded, executor, options, on_event=display.event, wait=not no_wait,
+                        on_wait=display.waiting, experiment_name=name,
+                        before=(lambda: _pull_missing(project)) if pull_first and not dry_run else None,
+                        result=result)
     except KeyboardInterrupt:
         # The lock was written by the runner; a `call` stage still running in a thread
         # cannot be stopped, and only ever writes temporary files: do not wait for it.
-        if executor.name == "local":
-            executor.close(wait=False)
-        else:
-            executor.close()
+        executor.close(wait=False)
         click.echo("interrupted: finished stages are recorded; cache and lock are consistent", err=True)
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(130)
+        os._exit(interrupts.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
     executor.close()
+    outcomes = result.outcomes
+    code = result.exit_code
     if as_json:
-        click.echo(json.dumps({"stages": [o.to_dict() for o in outcomes],
-                               "exit_code": exit_code(outcomes)}, indent=2))
+        data = {"stages": [o.to_dict() for o in outcomes], "exit_code": code}
+        if result.experiment is not None:
+            data["experiment"] = result.experiment.name
+        click.echo(json.dumps(data, indent=2))
     else:
         display.summary(outcomes, dry_run=dry_run)
-    code = exit_code(outcomes)
+    if result.experiment is not None:
+        exp_name = result.experiment.name
+        click.echo(f"experiment '{exp_name}' ({' '.join(result.experiment.overrides)}): the workspace's "
+                   f"locks, params and registry are unchanged; `lockgate exp diff {exp_name}` compares, "
+                   f"`lockgate exp apply {exp_name}` keeps it", err=True)
     if ci_run is not None:  # --ci/--frozen/--base/--summary: lock-is-stale check, then the summary
         code = ci_run.finish(loaded, outcomes, code, quiet=as_json)
     sys.exit(code)
+
+
+def _tracked_changes(project) -> list[tuple[str, str]]:
+    """(path, "missing" | "modified") for data.lock entries the workspace differs from."""
+    from lockgate.store.statcache import StatCache
+    from lockgate.tracked import DataLock
+
+    entries = DataLock.read(project.root).entries
+    if not entries:
+        return []
+    changes = []
+    with StatCache(project.state_dir / "statcache.db") as stats:
+        for path, record in sorted(entries.items()):
+            target = project.root / path
+            if not target.exists():
+                changes.append((path, "missing"))
+            elif stats.hash_path(target)[0] != record.get("digest"):
+                changes.append((path, "modified"))
+    return changes
 
 
 def _make_executor(name: str, jobs: int | None, dry_run: bool):
@@ -130,22 +155,25 @@ def _make_executor(name: str, jobs: int | None, dry_run: bool):
 
 
 def _pull_missing(project) -> None:
-    """``--pull``: objects the lock files name that the local cache lacks; a failure
-    only means that stage runs again, so it warns."""
-    from lockgate.cli.cache_cmds import pull_referenced
+    """``--pull``: objects the lock files name that the local cache lacks, then the data
+    and outputs missing from the workspace; a failure only means that stage runs again,
+    so it warns."""
+    from lockgate.cli.cache_cmds import pull_referenced, restore_missing
 
     report = pull_referenced(project, None)
     if report.transferred:
         click.echo(f"pulled {len(report.transferred)} objects ({report.bytes / 1e6:.1f} MB)", err=True)
     for digest, reason in sorted(report.failed.items()):
         click.echo(f"warning: not pulled {digest[:12]}: {reason}; its stage will run", err=True)
+    restored = restore_missing(project)
+    if restored:
+        click.echo(f"restored {len(restored)} missing paths: {', '.join(restored[:5])}", err=True)
 
 
 def _ensure_state_dir(state: Path) -> None:
-    state.mkdir(parents=True, exist_ok=True)
-    ignore = state / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("# lockgate's cache, logs and audit log: never committed\n*\n", encoding="utf-8")
+    from lockgate.project import ensure_state_dir
+
+    ensure_state_dir(state)
 
 
 @click.command()
@@ -175,10 +203,12 @@ def status(obj: Obj, pipelines, overrides, check, as_json) -> None:
         executor.close()
     stale_kinds = (Outcome.STALE, Outcome.FAILED)
     stale = [(p.name, o) for p, outs in report for o in outs if o.outcome in stale_kinds]
+    data = [] if pipelines else _tracked_changes(project)
     if as_json:
         click.echo(json.dumps({
-            "stale": bool(stale),
+            "stale": bool(stale or data),
             "stages": [o.to_dict() for _, outs in report for o in outs],
+            "data": [{"path": path, "status": what} for path, what in data],
         }, indent=2))
     else:
         for pipeline, outs in report:
@@ -193,6 +223,11 @@ def status(obj: Obj, pipelines, overrides, check, as_json) -> None:
                 click.echo(f"  {o.stage}: {why}")
             for o in other:
                 click.echo(f"  {o.stage}: would be {o.outcome.value}: {o.message}")
+        for path, what in data:
+            fix = "`lockgate pull` puts it back" if what == "missing" else "`lockgate add` records the new version"
+            click.echo(f"data.lock: {path}: {what}; {fix}")
+    if check and data:
+        sys.exit(1)
     if check and stale:
         sys.exit(1)
 

@@ -11,18 +11,16 @@ itself. One line per cycle on stderr: what changed, what ran, the outcome.
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
 import click
 
 from lockgate.cli.main import Obj
-from lockgate.cli.run_cmds import OVERRIDES, _ensure_state_dir
-from lockgate.errors import LockgateError, SpecError
+from lockgate.cli.run_cmds import OVERRIDES
+from lockgate.cli.signals import install_interrupts
+from lockgate.errors import LockgateError, SpecError, UsageError
 
 SHOW_CHANGED = 3  # paths named per cycle line
 SHOW_STAGES = 6  # stage names per outcome kind
@@ -42,14 +40,18 @@ def watch(obj: Obj, pipeline, jobs, overrides, debounce) -> None:
     Watches the specs, params files, every dependency and input path, and the
     code of `call` stages; a burst of saves starts one run. A failing stage or
     an invalid spec is reported and watching goes on. Ctrl-C stops: 0 when
-    idle, 130 when it interrupted a run (cache and lock stay consistent).
+    idle, 130 when it interrupted a run (143 for SIGTERM; cache and lock stay
+    consistent).
     """
     from lockgate.executor.local import LocalExecutor
     from lockgate.watch import Watcher
 
+    if overrides:  # an experiment rewrites the params file it watches: it would never settle
+        raise UsageError("watch runs the committed params (edit them and save); for an experiment, "
+                         "use `lockgate run -p KEY=VALUE`")
     project = obj.project
     names = [str(project.spec_path(pipeline))] if pipeline else []
-    _install_signal_handlers()
+    interrupts = install_interrupts()
     executor = LocalExecutor(jobs)
     session = _Session(project, names, tuple(overrides), executor)
     watcher = None
@@ -64,7 +66,7 @@ def watch(obj: Obj, pipeline, jobs, overrides, debounce) -> None:
     except KeyboardInterrupt:
         if session.interrupted:
             click.echo("interrupted: finished stages are recorded; cache and lock are consistent", err=True)
-            code = 130
+            code = interrupts.exit_code  # 130 after Ctrl-C, 143 after SIGTERM
         else:
             click.echo("stopped watching", err=True)
     finally:
@@ -72,49 +74,6 @@ def watch(obj: Obj, pipeline, jobs, overrides, debounce) -> None:
             watcher.stop()
         executor.close()
     sys.exit(code)
-
-
-def _install_signal_handlers() -> None:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt in the main thread, promptly.
-
-    The kernel may deliver a process-directed signal to any thread, and once
-    polars' threads exist it often lands on one of them. Python then only sets a
-    flag that the main thread checks when it next runs bytecode, so a runner
-    blocked until a stage finishes would notice Ctrl-C only then. The C-level
-    handler always writes the signal number to the wakeup fd: a relay thread reads
-    it and pokes the main thread with a no-op signal, which interrupts its wait
-    so the handler runs there. It pokes again every 50 ms until the handler has
-    run (a poke landing just before the main thread goes to sleep is lost)."""
-    handled = [0.0]
-
-    def interrupt(signum, frame):  # noqa: ARG001 - a signal handler's signature
-        handled[0] = time.monotonic()
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(_POKE, lambda signum, frame: None)
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
-    signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-    main = threading.main_thread().ident
-    assert main is not None
-
-    def relay() -> None:
-        while data := os.read(read_fd, 64):
-            if signal.SIGINT not in data and signal.SIGTERM not in data:
-                continue
-            start = time.monotonic()
-            if start - handled[0] < 0.5:
-                continue  # the main thread got there first
-            while handled[0] < start and time.monotonic() - start < 2.0:
-                signal.pthread_kill(main, _POKE)
-                time.sleep(0.05)
-
-    threading.Thread(target=relay, name="lockgate-signals", daemon=True).start()
-
-
-_POKE = signal.SIGUSR1
 
 
 class _Session:
@@ -152,11 +111,15 @@ class _Session:
 
     def _compute(self) -> None:
         root = self.project.root
-        from lockgate.fingerprint import module_file
+        from lockgate.codegraph import CodeGraph
+        from lockgate.hashing import hash_file
 
+        # every repository module a `call` stage's module imports, transitively: an edit
+        # to any of them changes the stage's fingerprint (a new graph: files come and go)
+        graph = CodeGraph(root, hash_file, packages_cache=self.project.state_dir / "packages.json")
         watched: set[Path] = set()
         outs: set[Path] = set()
-        modules: set[Path] = set()
+        calls: set[str] = set()
         for pipeline in self.pipelines:
             watched.add(root / pipeline.file)
             if pipeline.params_file:
@@ -166,9 +129,8 @@ class _Session:
                 watched.update(root / path for path in stage.deps)
                 outs.update(root / path for path in (*stage.outs, *stage.metrics))
                 if stage.kind == "call":
-                    source = module_file(str(stage.run).partition(":")[0], root)
-                    if source is not None:
-                        modules.add(source)
+                    calls.add(str(stage.run).partition(":")[0])
+        modules = {m.path for module in sorted(calls) for m in graph.modules(module)}
         self.watched = watched | modules
         self.outs = tuple(sorted(outs))
         self.modules = modules
@@ -214,30 +176,18 @@ class _Session:
             self.watcher.set_paths(self.paths())
 
     def _run(self) -> list:
-        from lockgate.executor.effects import Effects
-        from lockgate.executor.repolock import repo_lock
-        from lockgate.executor.runner import Runner, RunOptions
-
-        project = self.project
-        outcomes: list = []
+        from lockgate.executor.session import SessionResult, run_session
 
         def waiting(holder: str) -> None:
             click.echo(f"waiting for another lockgate run to finish ({holder or 'unknown'})...", err=True)
 
-        with repo_lock(project.state_dir, wait=True, on_wait=waiting):
-            try:
-                _ensure_state_dir(project.state_dir)
-                runner = Runner(project.root, self.executor, options=RunOptions(),
-                                effects=Effects(project.root))
-                try:
-                    for pipeline in self.pipelines:
-                        outcomes += runner.run(pipeline, project.lock_path(pipeline.name))
-                finally:
-                    runner.close()
-            except KeyboardInterrupt:
-                self.interrupted = True  # the runner cancelled the rest and wrote the lock
-                raise
-        return outcomes
+        result = SessionResult()
+        try:
+            run_session(self.project, self.pipelines, self.executor, on_wait=waiting, result=result)
+        except KeyboardInterrupt:
+            self.interrupted = True  # the runner cancelled the rest and wrote the lock
+            raise
+        return result.outcomes
 
     def _forget_bytecode(self, changed: set[Path]) -> None:
         """Drop the .pyc of an edited ``call`` module. Python trusts a .pyc whose

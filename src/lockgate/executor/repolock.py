@@ -23,7 +23,9 @@ from lockgate.errors import RepoLocked
 def repo_lock(
     state_dir: Path, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
 ) -> Iterator[None]:
-    state_dir.mkdir(parents=True, exist_ok=True)
+    from lockgate.project import ensure_state_dir
+
+    ensure_state_dir(state_dir)
     path = state_dir / "run.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -23,8 +23,9 @@ from typing import Any
 from lockgate.executor.base import Executor, OnEvent, Outcome, RunEvent, StageOutcome
 from lockgate.executor.state import MissingInput, UpstreamUnknown, Workspace, is_current
 from lockgate.executor.worker import Job, JobResult, run_job
+from lockgate.errors import LockgateError
 from lockgate.fingerprint import Record, explain
-from lockgate.gates import Decision, MissingValue, NoChampion, decide
+from lockgate.gates import Decision, GateError, MissingValue, NoChampion, decide, value_at
 from lockgate.graph.pipeline import Pipeline, resolve_artifact
 from lockgate.graph.plan import resolve_targets, select
 from lockgate.graph.stage import paths_overlap
@@ -50,6 +51,8 @@ class RunOptions:
     dry_run: bool = False
     keep_going: bool = False
     downstream: bool = False
+    experiment: str = ""  # a `-p` run: its gates are not audited, its promotions held back ...
+    allow_promote: bool = False  # ... unless this is set (`--allow-promote`)
 
 
 @dataclass
@@ -65,6 +68,7 @@ class _State:
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)  # artifact -> numbers
     stale: set[str] = field(default_factory=set)  # dry-run: stages that would run
     retried: set[str] = field(default_factory=set)  # stages re-planned after a corrupt input
+    forced: frozenset[str] = frozenset()  # --force: the named stages (every selected one when none)
     lock_written: float = 0.0
     lock_cost: float = 0.0  # seconds the last lock write took
     dirty: bool = False  # the lock in memory differs from the file
@@ -76,6 +80,7 @@ class _Running:
     record: Record
     job: Job
     decisions: list[Decision]
+    rebuild: bool = False  # outputs rebuilt at a fingerprint the lock records: no gates, no effects
 
 
 class Runner:
@@ -100,14 +105,17 @@ class Runner:
         self.alias_metrics = alias_metrics or (
             effects.alias_metrics if effects is not None else (lambda pipeline, alias, stage=None: None)
         )
-        state = root / ".lockgate"
+        from lockgate.project import ensure_state_dir
+
+        state = ensure_state_dir(root / ".lockgate")
         self.cache_dir = state / "cache"
         self.store = LocalStore(self.cache_dir)
         self.stats = StatCache(state / "statcache.db")
         self.runcache = RunCache(state / "runcache")
         self.logs = state / "logs"
         self.lock_cache = state / "lockcache"
-        self.workspace = Workspace(root, self.stats, self.store)
+        self.workspace = Workspace(root, self.stats, self.store, keep_data=not options.dry_run)
+        self._recovered = False
 
     def close(self) -> None:
         self.stats.close()
@@ -115,6 +123,9 @@ class Runner:
     # -- public -----------------------------------------------------------------
 
     def run(self, pipeline: Pipeline, lock_path: Path) -> list[StageOutcome]:
+        if self.effects is not None and not self.options.dry_run and not self._recovered:
+            self._recovered = True
+            self.effects.recover()  # a promotion the audit log holds but a registry missed
         targets: list[str] = []
         if self.options.targets:  # only then is networkx needed
             targets = resolve_targets(pipeline.graph, self.options.targets)
@@ -124,6 +135,9 @@ class Runner:
             selected = pipeline.order()
         lock = LockFile.read(lock_path, pipeline.name, cache_dir=self.lock_cache)
         state = _State(pipeline, lock, lock_path, selected)
+        if self.options.force:  # `run -f train` forces train, not the ancestors it needs
+            downstream = self.options.downstream  # the targets and what follows: all forced
+            state.forced = frozenset(selected if downstream or not targets else targets)
         state.lock_written = time.monotonic()  # the first rewrite waits for the interval too
         for name, entry in state.lock.stages.items():  # what earlier runs produced
             state.outputs[name] = entry.outputs
@@ -214,7 +228,10 @@ class Runner:
             record, job_inputs, input_paths = self.workspace.record(state.pipeline, stage, state.outputs)
         except MissingInput as exc:
             writer = self._writer_of(state, str(exc))
-            if writer is None:
+            if writer is None and str(exc) in state.lock.inputs:
+                self._end(state, name, Outcome.FAILED,
+                          message=f"'{exc}' is missing; the lock versions it: `lockgate pull` puts it back")
+            elif writer is None:
                 self._end(state, name, Outcome.FAILED,
                           message=f"'{exc}' does not exist and no stage writes it; create it or fix the path")
             elif self.options.dry_run:
@@ -238,23 +255,33 @@ class Runner:
             state.stale.add(name)
             own = [r for r in explain(record, locked) if r != "new"] if locked else ["new"]
             self._end(state, name, Outcome.STALE,
-                      reasons=[*own, *(f"upstream stale ({p})" for p in stale_parents)])
+                      reasons=[*own, f"upstream stale ({', '.join(stale_parents)})"])
             return None
         # Up to date: the recorded decision stands; gates are not asked again, so running
         # twice with nothing changed does nothing (even if the registry moved meanwhile).
-        if not self.options.force and self._up_to_date(state, name, record, locked):
+        forced = name in state.forced
+        if not forced and self._up_to_date(state, name, record, locked):
             return None
-        decisions = self._conditions(state, name)
+        # It ran at this very fingerprint (the lock says so) and only its outputs are gone
+        # (a fresh clone, gc): rebuild them; the decisions recorded then stand, and a
+        # promotion that happened then does not happen again.
+        rebuild = not forced and is_current(record, locked)
+        decisions = [] if rebuild else self._conditions(state, name)
         if decisions is None:
             return None
-        if not self.options.force and self._restore(state, name, record, locked, decisions):
+        if not forced and self._restore(state, name, record, locked, decisions):
+            return None
+        if not rebuild and self.options.experiment and not self.options.allow_promote and _promotes(stage):
+            self._end(state, name, Outcome.SKIPPED, decisions=[d.to_record() for d in decisions],
+                      message="gates hold, but this run overrides params (-p): an experiment promotes "
+                              "only with --allow-promote")
             return None
         if self.options.dry_run:
             state.stale.add(name)
-            reasons = ["forced"] if self.options.force else explain(record, locked) or ["missing output"]
+            reasons = ["forced"] if forced else explain(record, locked) or ["missing output"]
             self._end(state, name, Outcome.STALE, reasons=reasons)
             return None
-        return self._submit(state, name, record, job_inputs, input_paths, decisions)
+        return self._submit(state, name, record, job_inputs, input_paths, decisions, rebuild)
 
     def _writer_of(self, state: _State, path: str) -> str | None:
         """The stage whose outs hold ``path`` (the path or a folder above it)."""
@@ -268,13 +295,17 @@ class Runner:
         gate decisions (all holding) to record."""
         stage = state.pipeline.stages[name]
         where = f"{stage.file}:{stage.line}"
-        if stage.when is not None:
-            decision = decide(stage.when, self._lookup(state, stage), where=where)
-            if not decision.holds:
-                self._end(state, name, Outcome.SKIPPED, message=f"when: {decision.render()}",
-                          decisions=[decision.to_record()])
-                return None
-        decisions = [decide(g, self._lookup(state, stage), where=where) for g in stage.gates]
+        try:
+            if stage.when is not None:
+                decision = decide(stage.when, self._lookup(state, stage), where=where)
+                if not decision.holds:
+                    self._end(state, name, Outcome.SKIPPED, message=f"when: {decision.render()}",
+                              decisions=[decision.to_record()])
+                    return None
+            decisions = [decide(g, self._lookup(state, stage), where=where) for g in stage.gates]
+        except GateError as exc:  # a typo or a wrong type is an error, never a decision
+            self._end(state, name, Outcome.FAILED, message=f"cannot decide: {exc}")
+            return None
         if not all(d.holds for d in decisions):
             self._block(state, name, decisions)
             return None
@@ -340,10 +371,13 @@ class Runner:
             if entry is None:  # never ran: keep the decision in the lock all the same
                 stage = state.pipeline.stages[name]
                 entry = state.lock.stages[name] = StageLock(fingerprint="", kind=stage.kind, definition="")
-            entry.gates = [d.to_record() for d in decisions]
-            state.dirty = True
-            if self.effects is not None:
-                self.effects.gates(state.pipeline, name, [d.to_record() for d in decisions], False)
+            records = [d.to_record() for d in decisions]
+            # the same decision on the same values as last time is not news: audit it once
+            if self.effects is not None and not self.options.experiment and entry.gates != records:
+                state.lock.audit = self.effects.gates(state.pipeline, name, records, False)
+            if entry.gates != records:
+                entry.gates = records
+                state.dirty = True
         self._end(state, name, Outcome.BLOCKED,
                   message="; ".join(d.render() for d in failed),
                   decisions=[d.to_record() for d in decisions])
@@ -357,23 +391,17 @@ class Runner:
                 metrics = self.alias_metrics(state.pipeline, ref.name, stage.name)
                 if metrics is None:
                     raise NoChampion(f"no model has the alias '{ref.name}' yet, so there is no champion to beat")
-                if ref.key not in metrics:
-                    raise MissingValue(f"alias '{ref.name}' has no recorded metric '{ref.key}'")
-                return metrics[ref.key]
+                return value_at(metrics, ref.key, f"{ref.name}")
             values = state.metrics.get(artifact)
             if values is None:
                 raise MissingValue(f"'{artifact}' has no recorded values (did its stage run?)")
-            if ref.key not in values:
-                raise MissingValue(
-                    f"'{artifact}' has no key '{ref.key}' (it has: {', '.join(sorted(values)) or 'none'})"
-                )
-            return values[ref.key]
+            return value_at(values, ref.key, artifact)
 
         return lookup
 
     # -- running ----------------------------------------------------------------------
 
-    def _submit(self, state, name, record, job_inputs, input_paths, decisions):
+    def _submit(self, state, name, record, job_inputs, input_paths, decisions, rebuild=False):
         stage = state.pipeline.stages[name]
         log_path = self.logs / state.pipeline.name / f"{name}.log"
         job = Job(
@@ -383,7 +411,7 @@ class Runner:
         )
         self.on_event(RunEvent(state.pipeline.name, name, "start"))
         future = self.executor.submit(run_job, job, resources=stage.resources or None)
-        return future, _Running(name, record, job, decisions)
+        return future, _Running(name, record, job, decisions, rebuild)
 
     def _job_extra(self, state: _State, stage) -> dict[str, Any]:
         extra: dict[str, Any] = {"pipeline": state.pipeline.name}
@@ -428,31 +456,48 @@ class Runner:
             self._end(state, name, Outcome.FAILED, duration=result.duration, message=message,
                       log_path=log_rel)
             return False
-        self.runcache.put(record.fingerprint, result.outputs, result.metrics, result.duration)
         applied = []
         if self.effects is not None and not self.options.dry_run:
-            if decisions:
-                self.effects.gates(state.pipeline, name, [d.to_record() for d in decisions], True)
-            for effect in result.effects:
-                applied.append(self.effects.apply(state.pipeline, name, effect))
+            try:  # effects first: a run-cache entry means its promotion happened
+                if decisions and not self.options.experiment:
+                    state.lock.audit = self.effects.gates(state.pipeline, name, [d.to_record() for d in decisions], True)
+                for effect in result.effects if not running.rebuild else ():
+                    applied.append(self.effects.apply(state.pipeline, name, effect))
+                    state.lock.audit = applied[-1].get("audit", state.lock.audit)
+            except (LockgateError, ValueError, TypeError, OSError) as exc:
+                self._end(state, name, Outcome.FAILED, duration=result.duration, log_path=log_rel,
+                          message=f"its outputs are stored, but recording the promotion failed: {exc}")
+                return False
+        self.runcache.put(record.fingerprint, result.outputs, result.metrics, result.duration)
         locked = state.lock.stages.get(name)
         self._record(state, name, record, result.outputs, result.metrics, result.duration, decisions)
         message = "; ".join(
-            f"promoted version {a['version']}" + (f" (was {a['previous']})" if a.get("previous") else "")
-            for a in applied
+            f"version {a['version']} already {_alias_of(result.effects, i)}" if a.get("unchanged")
+            else f"promoted version {a['version']}" + (f" (was {a['previous']})" if a.get("previous") else "")
+            for i, a in enumerate(applied)
         )
+        why = ["outputs missing from the cache"] if running.rebuild else explain(record, locked)
         self._end(state, name, Outcome.RAN, duration=result.duration,
-                  reasons=["forced"] if self.options.force else explain(record, locked),
+                  reasons=["forced"] if name in state.forced else why,
                   log_path=log_rel, decisions=[d.to_record() for d in decisions], message=message)
         return True
 
     def _record(self, state, name, record, outputs, metrics, duration, decisions) -> None:
         stage = state.pipeline.stages[name]
+        previous = state.lock.stages.get(name)
+        gates = [d.to_record() for d in decisions]
+        if (previous is not None and previous.fingerprint == record.fingerprint and previous.outputs == outputs
+                and previous.metrics == metrics and (not decisions or previous.gates == gates)):
+            # the same work gave the same result: the entry (its duration too) stays as it was,
+            # so rebuilding outputs in a fresh clone leaves the committed lock byte-identical
+            state.outputs[name] = outputs
+            self._remember_metrics(state, outputs, metrics, name)
+            return
         state.lock.stages[name] = StageLock(
             fingerprint=record.fingerprint, kind=stage.kind, definition=record.definition,
             code=record.code, params=dict(record.params), inputs=dict(record.inputs),
             deps=dict(record.deps), outputs=outputs, metrics=metrics,
-            gates=[d.to_record() for d in decisions], duration=duration,
+            gates=gates, duration=duration,
         )
         state.outputs[name] = outputs
         self._remember_metrics(state, outputs, metrics, name)
@@ -479,6 +524,7 @@ class Runner:
             for gone in set(state.lock.stages) - set(state.pipeline.stages):
                 del state.lock.stages[gone]
                 state.dirty = True
+        self._record_inputs(state, prune)
         if not state.dirty and state.lock_path.exists():
             return
         started = time.monotonic()
@@ -486,6 +532,19 @@ class Runner:
         state.lock_written = time.monotonic()
         state.lock_cost = state.lock_written - started
         state.dirty = False
+
+    def _record_inputs(self, state: _State, prune: bool) -> None:
+        """The ``inputs:`` paths this run hashed (and stored) go into the lock, so push,
+        pull and gc see the raw data; with ``prune``, paths no longer inputs leave it."""
+        paths = set(state.pipeline.inputs.values())
+        for path, record in self.workspace.data.items():
+            if path in paths and state.lock.inputs.get(path) != record:
+                state.lock.inputs[path] = record
+                state.dirty = True
+        if prune:
+            for gone in set(state.lock.inputs) - paths:
+                del state.lock.inputs[gone]
+                state.dirty = True
 
     def _end(self, state: _State, name: str, outcome: Outcome, *, duration: float = 0.0,
              reasons: list[str] | None = None, message: str = "", log_path: str = "",
@@ -503,6 +562,15 @@ class Runner:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+
+def _promotes(stage: Any) -> bool:
+    return stage.kind == "uses" and stage.run == "promote"
+
+
+def _alias_of(effects: list[dict[str, Any]], index: int) -> str:
+    alias = effects[index].get("alias", "") if index < len(effects) else ""
+    return f"'{alias}'" if alias else "promoted"
 
 
 def exit_code(outcomes: list[StageOutcome]) -> int:

@@ -8,11 +8,13 @@ nothing except the stat cache.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from lockgate.fingerprint import Record, definition_digest, module_file
+from lockgate.codegraph import CodeGraph
+from lockgate.fingerprint import Record, definition_digest
 from lockgate.graph.pipeline import Pipeline, resolve_artifact
 from lockgate.graph.stage import Stage
 from lockgate.lock import StageLock
@@ -36,6 +38,8 @@ class Workspace:
     root: Path
     stats: Any  # StatCache
     store: Any  # LocalStore
+    keep_data: bool = False  # store `inputs:` paths in the cache as they are hashed (a run, not status)
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)  # input path -> record, as kept
 
     def path_digest(self, rel: str, exclude: tuple[str, ...] = ()) -> str:
         target = self.root / rel
@@ -43,14 +47,21 @@ class Workspace:
             raise MissingInput(rel)
         return path_digest(self.root, rel, self.stats, exclude)
 
-    def code_digest(self, stage: Stage) -> str:
+    def code_digest(self, stage: Stage) -> str | dict[str, str]:
+        """What a stage's code fingerprint is made of: for ``call``, every repository
+        file its module reaches and every distribution they import (path or
+        ``pkg:NAME`` -> digest or version); for ``uses``, the step's version."""
         if stage.kind == "uses":
             return step_code(str(stage.run))
         if stage.kind == "call":
-            module = str(stage.run).partition(":")[0]
-            source = module_file(module, self.root)
-            return self.stats.hash_file(source) if source else f"module:{module}"
+            return self.code_graph.record(str(stage.run).partition(":")[0])
         return ""
+
+    @cached_property
+    def code_graph(self) -> CodeGraph:
+        """One per workspace (a run, a status): where modules live is looked up once,
+        file digests come from the stat cache on every record."""
+        return CodeGraph(self.root, self.stats.hash_file, packages_cache=self.root / ".lockgate" / "packages.json")
 
     def record(
         self,
@@ -69,7 +80,11 @@ class Workspace:
             artifact = resolve_artifact(name, stage, known) or name
             if artifact in pipeline.inputs:
                 path = pipeline.inputs[artifact]
-                digest = self.path_digest(path)
+                if self.keep_data:
+                    self.data[path] = self.store_data(path)
+                    digest = str(self.data[path]["digest"])
+                else:
+                    digest = self.path_digest(path)
                 inputs[arg] = digest
                 input_paths[path] = digest
                 job_inputs[arg] = {"path": path}
@@ -150,6 +165,36 @@ class Workspace:
                     shutil.rmtree(target)
                 restore_file(self.store, ref, target)
             self.stats.forget(target) if hasattr(self.stats, "forget") else None
+
+
+    # -- data: inputs and tracked files ---------------------------------------------
+
+    def store_data(self, rel: str) -> dict[str, Any]:
+        """Hash a data file or folder and keep its bytes in the store (DVC's ``dvc add``):
+        the artifact record of ``rel``. A file the stat cache knows, whose object is
+        stored, costs no read; any other is read once, copied into the store while it
+        is hashed."""
+        from lockgate.hashing import FolderEntry, canonical_json
+
+        target = self.root / rel
+        if not target.exists():
+            raise MissingInput(rel)
+        if not target.is_dir():
+            digest = self._store_file(target)
+            return {"kind": "file", "digest": digest, "meta": {"size": target.stat().st_size}}
+        from lockgate.hashing import folder_entries
+
+        entries = folder_entries(target, self._store_file)
+        manifest = [FolderEntry(e.path, e.hash, e.size).to_dict() for e in entries]
+        digest = self.store.put_bytes(canonical_json(manifest))
+        return {"kind": "tree", "digest": digest,
+                "meta": {"files": len(entries), "size": sum(e.size for e in entries)}}
+
+    def _store_file(self, path: str | Path) -> str:
+        digest = self.stats.hash_file(path, hasher=lambda p: self.store.put_file(p))
+        if not self.store.has(digest):  # known to the stat cache, but not stored (gc, a new cache)
+            self.store.put_file(path, digest)
+        return str(digest)
 
 
 def path_digest(root: Path, rel: str, stats: Any, exclude: tuple[str, ...] = ()) -> str:

@@ -101,17 +101,42 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 
 class _ThreadRouter(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` once a Python stage ran: a thread running a stage
+    writes to its log, every other thread to ``fallback`` (the stream it replaced).
+
+    Whoever draws on the terminal (the CLI's live display) must write to
+    :func:`unrouted` streams, never through ``sys.stderr``: its writes are not a
+    stage's, and a fallback that prints back through ``sys.stderr`` loops forever."""
+
     def __init__(self, fallback: Any) -> None:
         self.fallback = fallback
         self.local = threading.local()
 
+    def _target(self) -> Any:
+        return getattr(self.local, "target", None) or self.fallback
+
     def write(self, text: str) -> int:
-        target = getattr(self.local, "target", None) or self.fallback
-        return target.write(text)
+        return self._target().write(text)
 
     def flush(self) -> None:
-        target = getattr(self.local, "target", None) or self.fallback
-        target.flush()
+        self._target().flush()
+
+    def isatty(self) -> bool:  # a stage's log is no terminal; the main thread's may be
+        return self._target().isatty()
+
+    def fileno(self) -> int:
+        return self._target().fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._target(), "encoding", None) or "utf-8"
+
+
+def unrouted(stream: Any) -> Any:
+    """``stream`` itself, or the stream a router installed over it replaced."""
+    while isinstance(stream, _ThreadRouter):
+        stream = stream.fallback
+    return stream
 
 
 _ROUTER_LOCK = threading.Lock()
@@ -244,7 +269,7 @@ def _run_cmd(job: Job, log: Any, store: Any, stats: Any, result: JobResult) -> N
 
 
 def _collect_cmd_outputs(job: Job, store: Any, stats: Any, result: JobResult) -> None:
-    from lockgate.store.artifacts import metrics_problem, save_file, save_tree
+    from lockgate.store.artifacts import save_file, save_tree
 
     root = Path(job.root)
     stage = job.stage
@@ -259,20 +284,39 @@ def _collect_cmd_outputs(job: Job, store: Any, stats: Any, result: JobResult) ->
             ref = save_tree(store, target, stats.hash_file)
         result.outputs[path] = ref.to_record()
     for path in stage.metrics:
-        try:
-            values = json.loads((root / path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise StageFailure(f"metrics file '{path}' is not valid JSON: {exc}") from None
-        problem = metrics_problem(values)
-        if problem:
-            raise StageFailure(f"metrics file '{path}' must hold a JSON object of numbers: {problem}")
-        result.metrics[path] = values
+        result.metrics[path] = _read_metrics_file(root / path, path)
+
+
+def _read_metrics_file(target: Path, path: str) -> dict[str, Any]:
+    """A ``metrics:`` file (JSON, or YAML by suffix, as DVC reads them): its numbers at
+    any depth. Text values (a model's name beside its scores) are left out, as
+    ``dvc metrics`` leaves them out of diffs; a file that is not a mapping fails."""
+    try:
+        text = target.read_text(encoding="utf-8")
+        if target.suffix in (".yaml", ".yml"):
+            import yaml
+
+            values = yaml.safe_load(text)
+        else:
+            values = json.loads(text)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        kind = "YAML" if target.suffix in (".yaml", ".yml") else "JSON"
+        raise StageFailure(f"metrics file '{path}' is not valid {kind}: {exc}") from None
+    except Exception as exc:  # yaml.YAMLError: PyYAML is imported only for YAML files
+        raise StageFailure(f"metrics file '{path}' is not valid YAML: {exc}") from None
+    if not isinstance(values, dict):
+        raise StageFailure(f"metrics file '{path}' must hold a mapping of names to numbers, "
+                           f"not a {type(values).__name__}")
+    return _numbers(values)
 
 
 # -- call and uses -------------------------------------------------------------------------
 
 _IMPORT_LOCK = threading.Lock()
-_LOADED_CODE: dict[str, float] = {}
+_LOADED_CODE: dict[str, tuple[int, int]] = {}  # source path -> (mtime_ns, size) when last (re)loaded
+_LOADED_AT: dict[str, int] = {}  # module -> the reload count when it was last (re)loaded
+_RELOADS = [0]  # reloads so far, in this process
+_GRAPHS: dict[tuple[str, str], list[tuple[Any, tuple[int, int]]]] = {}  # (root, module) -> its graph, stat'ed
 
 
 def _import_function(job: Job) -> Any:
@@ -282,21 +326,60 @@ def _import_function(job: Job) -> Any:
             sys.path.insert(0, job.root)
         importlib.invalidate_caches()
         try:
-            module = importlib.import_module(module_name)
-            source = getattr(module, "__file__", None)
-            mtime = os.stat(source).st_mtime_ns if source else 0
-            if _LOADED_CODE.get(module_name, mtime) != mtime:  # edited since (lockgate watch)
-                # a same-size edit within the same second would pass the .pyc's check
-                with contextlib.suppress(OSError, TypeError, ValueError):
-                    os.unlink(importlib.util.cache_from_source(source))
-                module = importlib.reload(module)
-            _LOADED_CODE[module_name] = mtime
+            importlib.import_module(module_name)
+            module = _reload_edited(module_name, Path(job.root))
         except ImportError as exc:
             raise StageFailure(f"cannot import '{module_name}': {exc}") from None
     func = getattr(module, func_name, None)
     if not callable(func):
         raise StageFailure(f"'{module_name}' has no function '{func_name}'")
     return func
+
+
+def _reload_edited(module_name: str, root: Path) -> Any:
+    """``module_name`` as its sources now are, in a process that may have imported it
+    before (``lockgate watch``). A repository module of its import graph edited since
+    it was loaded is reloaded, and so is every loaded module importing it (directly
+    or not: ``from utils import f`` holds the old ``f`` until its importer reloads),
+    dependencies first, the named module last. Another stage's module importing from
+    a module reloaded here is reloaded when that stage runs: it was loaded before."""
+    from lockgate.codegraph import CodeGraph, Module
+    from lockgate.hashing import hash_file
+
+    key = (str(root), module_name)
+    graph = _GRAPHS.get(key)
+    if graph is None or any(_stat(m.path) != st for m, st in graph):
+        # walked again only when one of its files changed (an edit may add an import)
+        modules = CodeGraph(root, hash_file).modules(module_name)
+        own = getattr(sys.modules[module_name], "__file__", None)
+        if own and not any(m.name == module_name for m in modules):  # not in the repository (installed)
+            modules.append(Module(module_name, Path(own), ()))
+        graph = _GRAPHS[key] = [(m, _stat(m.path)) for m in modules]
+    done: set[str] = set()
+    for m, now in graph:  # dependencies first
+        edited = _LOADED_CODE.setdefault(str(m.path), now) != now
+        if m.name in sys.modules:
+            at = _LOADED_AT.setdefault(m.name, _RELOADS[0])
+            # a dependency reloaded after this module was loaded; in a cycle, only those
+            # before it in the order count (else the two would reload each other forever)
+            if edited or any(_LOADED_AT.get(d, -1) > at for d in m.imports if d in done):
+                # a same-size edit within the same second would pass the .pyc's check
+                with contextlib.suppress(OSError, TypeError, ValueError):
+                    os.unlink(importlib.util.cache_from_source(str(m.path)))
+                importlib.reload(sys.modules[m.name])
+                _RELOADS[0] += 1
+                _LOADED_AT[m.name] = _RELOADS[0]
+        _LOADED_CODE[str(m.path)] = now  # only once reloaded: a failed reload retries
+        done.add(m.name)
+    return sys.modules[module_name]
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
 
 
 def _load_input(store: Any, record: dict[str, Any], root: str) -> Any:
@@ -433,15 +516,17 @@ def _json_safe(value: Any, name: str) -> Any:
 
 
 def _numbers(value: dict[str, Any]) -> dict[str, Any]:
-    """The numeric (and boolean) top-level entries of a dict: what gates can read."""
+    """The numeric (and boolean) entries of a dict, nested dicts at any depth included
+    (dvclive writes ``{"roc_auc": {"test": 0.93}}``): what gates and the lock read.
+    Lists and text are left out; NaN stays (a gate never holds on it)."""
     out: dict[str, Any] = {}
     for key, item in value.items():
-        if isinstance(item, bool):
+        if isinstance(item, (bool, int, float)):
             out[str(key)] = item
-        elif isinstance(item, (int, float)) and item == item:  # drop NaN
-            out[str(key)] = item
-        elif isinstance(item, dict) and all(isinstance(v, (int, float)) for v in item.values()):
-            out[str(key)] = dict(item)
+        elif isinstance(item, dict):
+            inner = _numbers(item)
+            if inner:
+                out[str(key)] = inner
     return out
 
 

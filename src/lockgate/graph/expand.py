@@ -122,6 +122,7 @@ def _build(
             outs=tuple(interp.paths(list(spec.outs), "outs")),
             metrics=tuple(interp.paths(list(spec.metrics), "metrics")),
             params=interp.params_used(),
+            param_reads=tuple(spec.params),
             **common,
         )
     else:

@@ -30,6 +30,7 @@ class Pipeline:
     producers: dict[str, str]  # artifact name -> stage name
     aliases: frozenset[str] = frozenset()
     params_file: str | None = None
+    overrides: tuple[str, ...] = ()  # the `-p KEY=VALUE` it was loaded with ("" : the committed params)
     loaded: Any = field(default=None, repr=False, compare=False)  # the LoadedSpec, when compiled
 
     def __post_init__(self) -> None:
@@ -89,7 +90,7 @@ class Pipeline:
             "stages": [s.to_dict() for s in self.stages.values()],
             "edges": [list(link) for link in self.links],
             "producers": self.producers, "aliases": sorted(self.aliases),
-            "params_file": self.params_file,
+            "params_file": self.params_file, "overrides": list(self.overrides),
         }
 
     @classmethod
@@ -99,7 +100,14 @@ class Pipeline:
             name=data["name"], file=data["file"], params=data["params"], inputs=data["inputs"],
             stages=stages, links=tuple(tuple(e) for e in data["edges"]), producers=data["producers"],
             aliases=frozenset(data["aliases"]), params_file=data.get("params_file"),
+            overrides=tuple(data.get("overrides") or ()),
         )
+
+    def override_values(self) -> dict[str, Any]:
+        """``-p a.b=3`` as ``{"a.b": 3}``: what differs from the committed params."""
+        from lockgate.spec.params import parse_override
+
+        return dict(parse_override(text) for text in self.overrides)
 
 
 def resolve_artifact(name: str, stage: Stage, known: dict[str, Any] | set[str]) -> str | None:

@@ -35,6 +35,7 @@ class Stage:
     when: Expr | None = None
     gates: tuple[Expr, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)  # dotted key -> value used
+    param_reads: tuple[str, ...] = ()  # cmd `params:`: keys its program reads by itself (a params file)
     resources: dict[str, Any] = field(default_factory=dict)
     desc: str = ""
     file: str = ""
@@ -70,8 +71,8 @@ class Stage:
     def from_dict(cls, data: dict[str, Any]) -> Stage:
         fields = dict(data)
         fields["run"] = fields["run"] if isinstance(fields["run"], str) else tuple(fields["run"])
-        for key in ("outputs", "deps", "outs", "metrics"):
-            fields[key] = tuple(fields[key])
+        for key in ("outputs", "deps", "outs", "metrics", "param_reads"):
+            fields[key] = tuple(fields.get(key) or ())
         fields["when"] = parse_expr(fields["when"]) if fields["when"] else None
         fields["gates"] = tuple(parse_expr(g) for g in fields["gates"])
         return cls(**fields)
