@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lockgate.graph.stage import Stage
-from lockgate.steps.base import StepFailure
+from lockgate.steps.base import StepFailure, numeric_values
 
 LOG_TAIL_LINES = 15
 
@@ -307,7 +307,7 @@ def _read_metrics_file(target: Path, path: str) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise StageFailure(f"metrics file '{path}' must hold a mapping of names to numbers, "
                            f"not a {type(values).__name__}")
-    return _numbers(values)
+    return numeric_values(values)
 
 
 # -- call and uses -------------------------------------------------------------------------
@@ -495,7 +495,7 @@ def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
         except StoreError as exc:
             raise StageFailure(f"cannot store output '{name}': {exc}") from None
         result.outputs[name] = ref.to_record()
-        summary = _numbers(item) if isinstance(item, dict) else None
+        summary = numeric_values(item) if isinstance(item, dict) else None
         if summary:
             result.metrics[name] = summary
 
@@ -513,21 +513,6 @@ def _json_safe(value: Any, name: str) -> Any:
     if isinstance(value, list):
         return [_json_safe(v, name) for v in value]
     return value
-
-
-def _numbers(value: dict[str, Any]) -> dict[str, Any]:
-    """The numeric (and boolean) entries of a dict, nested dicts at any depth included
-    (dvclive writes ``{"roc_auc": {"test": 0.93}}``): what gates and the lock read.
-    Lists and text are left out; NaN stays (a gate never holds on it)."""
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if isinstance(item, (bool, int, float)):
-            out[str(key)] = item
-        elif isinstance(item, dict):
-            inner = _numbers(item)
-            if inner:
-                out[str(key)] = inner
-    return out
 
 
 def _step_options(step: Any, stage: Stage) -> Any:

@@ -13,7 +13,9 @@ from typing import Any
 
 from lockgate.spec.names import BUILTIN_STEPS
 
-STEP_VERSIONS: dict[str, str] = {name: "1" for name in BUILTIN_STEPS}
+STEP_VERSIONS: dict[str, str] = {name: "1" for name in BUILTIN_STEPS} | {
+    "promote": "2",  # records nested metrics (dvclive-style) in the registry, not only top-level numbers
+}
 
 
 def step_code(name: str) -> str:

@@ -60,3 +60,18 @@ def to_polars(table: Any) -> Any:
     if isinstance(table, pl.DataFrame):
         return table
     return pl.from_arrow(table)
+
+
+def numeric_values(value: dict[str, Any]) -> dict[str, Any]:
+    """The numbers (and booleans) of a dict, nested dicts at any depth included
+    (dvclive writes ``{"roc_auc": {"test": 0.93}}``): what gates, the lock and the
+    registry keep. Lists and text are left out; NaN stays (a gate never holds on it)."""
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, (bool, int, float)):
+            out[str(key)] = item
+        elif isinstance(item, dict):
+            inner = numeric_values(item)
+            if inner:
+                out[str(key)] = inner
+    return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockgate.steps.base import StepContext, StepFailure
+from lockgate.steps.base import StepContext, StepFailure, numeric_values
 from lockgate.steps.options import PromoteOptions as Options
 
 
@@ -25,12 +25,12 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
         "model_name": options.model_name,
         "alias": options.alias,
         "artifact": record,
-        "metrics": {k: v for k, v in (metrics or {}).items() if isinstance(v, (int, float))},
+        "metrics": numeric_values(metrics or {}),
         "params": dict(ctx.stage.params),
         "data": {k: v for k, v in ctx.input_digests.items() if not k.startswith("expr:")},
         "stage": ctx.stage.name,
         "pipeline": ctx.stage.pipeline,
     })
     if ctx.stage.outputs:
-        return {"promoted": 1, **{k: v for k, v in (metrics or {}).items() if isinstance(v, (int, float))}}
+        return {"promoted": 1, **numeric_values(metrics or {})}
     return None
