@@ -268,3 +268,27 @@ def test_without_a_terminal_each_line_prints_once(project: Path):
     assert as_json.returncode == 3, as_json.stderr
     got = {s["stage"]: s["outcome"] for s in json.loads(as_json.stdout)["stages"]}
     assert got == {"numbers": "cached", "checks": "cached", "shout": "cached", "gated": "blocked"}
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "churn"
+
+
+def test_the_readme_example_finishes_in_a_terminal_and_leaves_its_committed_files_alone(tmp_path: Path):
+    """The README's main job, as a person runs it: in a terminal, in a fresh clone of a
+    repository that commits its lock, registry and audit log."""
+    import shutil
+
+    from tests.conftest import git
+
+    repo = tmp_path / "churn"
+    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns(".lockgate", "data", "__pycache__"))
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "the example as committed")
+    term = Terminal(repo, "run")
+    assert term.wait(timeout=240) == 0, term.text[-3000:]
+    assert "ran in" in term.text or " ran" in term.text
+    assert git(repo, "status", "--porcelain") == ""  # lock, registry and audit log byte-identical
+    done = subprocess.run([sys.executable, "-m", "lockgate", "audit", "verify"], cwd=repo,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "chain intact" in done.stdout

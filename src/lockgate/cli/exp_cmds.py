@@ -27,13 +27,16 @@ def _locks(experiment) -> dict:
             if experiment.lock_path(name).is_file()}
 
 
-def _headline(experiment, limit: int = 4) -> str:
+def _headline(experiment, limit: int = 3) -> str:
+    """A few metrics, the headline ones first (as `registry list` orders them)."""
     from lockgate.diff import metric_table
     from lockgate.reports.diff import fmt
 
-    rows = [(f"{stage}.{key}", value) for stages in metric_table(_locks(experiment)).values()
-            for stage, values in sorted(stages.items()) for key, value in sorted(values.items())]
-    shown = [f"{name}={fmt(value)}" for name, value in rows[:limit]]
+    order = ("roc_auc", "f1", "precision", "recall", "accuracy", "rmse", "mae", "r2")
+    rows = {key: value for stages in metric_table(_locks(experiment)).values()
+            for values in stages.values() for key, value in values.items()}
+    ranked = sorted(rows, key=lambda k: (next((i for i, m in enumerate(order) if k.endswith("." + m)), 99), k))
+    shown = [f"{key}={fmt(rows[key])}" for key in ranked[:limit]]
     return " ".join(shown) + (f" (+{len(rows) - limit} more)" if len(rows) > limit else "")
 
 
@@ -51,10 +54,13 @@ def exp_list(obj: Obj, as_json: bool) -> None:
     if not experiments:
         click.echo("no experiments yet: `lockgate run -p KEY=VALUE` runs one")
         return
-    click.echo("name  created  base  overrides  exit  metrics")
+    rows = [["name", "created", "base", "overrides", "exit", "metrics"]]
     for e in experiments:
         code = "running?" if e.exit_code is None else str(e.exit_code)
-        click.echo(f"{e.name}  {e.created}  {e.base[:8] or '-'}  {' '.join(e.overrides)}  {code}  {_headline(e)}")
+        rows.append([e.name, e.created, e.base[:8] or "-", " ".join(e.overrides), code, _headline(e)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
 
 
 @exp.command("diff")
