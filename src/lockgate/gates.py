@@ -5,6 +5,11 @@ references a registry alias that does not exist yet holds: there is no
 champion to beat, and the decision says so. Values come from a lookup the
 caller supplies (metrics artifacts and registry aliases), so this module reads
 nothing.
+
+Evaluation is bounded (``spec.limits``): arithmetic (``+ - * /``, unary ``-``)
+takes numbers only, never text, lists or true/false, so no expression can build
+a huge string or list (``'x' * n``); an integer result wider than 64 bits
+becomes a float, and a float result that overflows is a GateError.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgate.spec.expr import Binary, BoolOp, Compare, Const, Expr, Node, Ref, Unary, unparse
+from lockgate.spec.limits import shown as _shown
 
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -23,6 +29,7 @@ _CMP: dict[str, Callable[[Any, Any], bool]] = {
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
 }
+_MAX_INT_BITS = 64  # wider integer results become floats, so repeated '*' cannot grow them
 
 
 class NoChampion(Exception):
@@ -138,6 +145,8 @@ def decide(expr: Expr, lookup: Lookup, where: str = "") -> Decision:
         raise GateError(_where(expr, where, str(exc))) from None
     except ZeroDivisionError:
         raise GateError(_where(expr, where, "division by zero")) from None
+    except OverflowError:
+        raise GateError(_where(expr, where, "a result is too large for a number")) from None
     except TypeError:
         shown = ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items())
         raise GateError(_where(expr, where, f"cannot compare these values ({shown})")) from None
@@ -183,13 +192,15 @@ def _eval(node: Node, lookup: Lookup, values: dict[str, Any], notes: list[str]) 
         operand = _eval(node.operand, lookup, values, notes)
         if operand is _UNKNOWN:
             return _UNKNOWN
-        return {"not": operator.not_, "-": operator.neg, "+": operator.pos}[node.op](operand)
+        if node.op == "not":
+            return not operand
+        return _bounded(operator.neg(_number(operand, node.op)) if node.op == "-" else _number(operand, node.op))
     if isinstance(node, Binary):
         left = _eval(node.left, lookup, values, notes)
         right = _eval(node.right, lookup, values, notes)
         if left is _UNKNOWN or right is _UNKNOWN:
             return _UNKNOWN
-        return _ARITH[node.op](left, right)
+        return _bounded(_ARITH[node.op](_number(left, node.op), _number(right, node.op)))
     if isinstance(node, BoolOp):
         results = [_eval(v, lookup, values, notes) for v in node.values]
         truth = [True if r is _UNKNOWN else bool(r) for r in results]
@@ -203,3 +214,20 @@ def _eval(node: Node, lookup: Lookup, values: dict[str, Any], notes: list[str]) 
             left = right
         return True
     raise TypeError(f"unexpected node {node!r}")
+
+
+def _number(value: Any, op: str) -> int | float:
+    """``value`` when arithmetic may use it: an int or a float, not true/false."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = ("true/false" if isinstance(value, bool) else "text" if isinstance(value, str)
+                else "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list)
+                else "null" if value is None else type(value).__name__)
+        raise GateError(f"'{op}' works on numbers, not on {kind} ({_shown(value, 40)})")
+    return value
+
+
+def _bounded(value: int | float) -> int | float:
+    """An integer result wider than 64 bits as a float (OverflowError if even that is too small)."""
+    if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
+        return float(value)
+    return value

@@ -125,17 +125,15 @@ class Project:
         from lockgate._version import __version__
         from lockgate.hashing import hash_value
 
-        try:
-            text = spec.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            return None
+        from lockgate.spec.limits import MAX_SPEC_BYTES
+
+        text = _small_text(spec, MAX_SPEC_BYTES)
+        if text is None:
+            return None  # not a regular file, too big, or not UTF-8: the loader says which
         params_text = None
         found = re.search(r"^params_file:\s*['\"]?([^'\"#\s]+)", text, re.MULTILINE)
-        if found:
-            try:
-                params_text = (self.root / found.group(1)).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                params_text = "<missing>"
+        if found:  # never read a FIFO or /dev/zero here: the loader reports it, located
+            params_text = _small_text(self.root / found.group(1), MAX_SPEC_BYTES) or "<unreadable>"
         return hash_value({
             "lockgate": __version__, "code": _compiler_stamp(), "path": self.relative(spec),
             "spec": text, "params_file": params_text, "overrides": list(overrides),
@@ -188,6 +186,16 @@ class Project:
         if issues:
             raise SpecError(issues)
         return pipelines
+
+
+def _small_text(path: Path, limit: int) -> str | None:
+    """The text of a regular file of at most ``limit`` bytes, else None."""
+    try:
+        if not path.is_file() or path.stat().st_size > limit:
+            return None
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 STATE_GITIGNORE = "# lockgate's cache, logs and run state: never committed\n*\n"

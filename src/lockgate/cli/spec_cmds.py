@@ -55,8 +55,12 @@ def init(obj: Obj) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def validate(obj: Obj, pipelines: tuple[str, ...], overrides: tuple[str, ...], as_json: bool) -> None:
-    """Check specs (all under pipelines/ when none is named); exit 2 on any error."""
+    """Check specs (all under pipelines/ when none is named); exit 2 on any error.
+
+    Also checks that every path a stage reads (deps:, inputs:) exists, unless a
+    stage writes it (`run` only fails the stage that needs it)."""
     loaded = obj.project.load_all(pipelines, overrides)
+    _check_reads(obj.project, loaded)
     if as_json:
         click.echo(json.dumps(
             [{"pipeline": p.name, "file": p.file, "stages": len(p.stages), "ok": True} for p in loaded],
@@ -65,6 +69,31 @@ def validate(obj: Obj, pipelines: tuple[str, ...], overrides: tuple[str, ...], a
         return
     for p in loaded:
         click.echo(f"{p.file}: ok ({len(p.stages)} stage{'s' if len(p.stages) != 1 else ''})")
+
+
+def _check_reads(project, pipelines: list) -> None:
+    """SpecError naming each path read that does not exist and that no stage writes,
+    located in its spec (read again when the pipeline came from the plan cache)."""
+    import os
+
+    from lockgate.errors import SpecError, SpecIssue
+    from lockgate.graph.compile import missing_reads
+    from lockgate.spec.load import load_spec
+
+    found = missing_reads(pipelines, lambda path: os.path.exists(project.root / path))
+    if not found:
+        return
+    issues, specs = [], {}
+    for pipeline, where, message in found:
+        if pipeline.name not in specs:
+            try:
+                specs[pipeline.name] = pipeline.loaded or load_spec(
+                    project.root / pipeline.file, root=project.root, overrides=pipeline.overrides)
+            except SpecError:
+                specs[pipeline.name] = None
+        spec = specs[pipeline.name]
+        issues.append(spec.issue(where, message) if spec is not None else SpecIssue(pipeline.file, 0, 0, message))
+    raise SpecError(issues)
 
 
 @click.command(short_help="Print the JSON Schema of a pipeline spec.")

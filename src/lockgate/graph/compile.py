@@ -4,14 +4,17 @@ Edges come from three places (DESIGN §2): a stage consumes an artifact another
 produces; one of its ``deps`` (or an ``inputs`` path it reads) lies at or
 under another stage's ``outs`` path (or the other way round); its ``when``
 or ``gates`` reference an artifact another stage produces. Every problem
-(unknown artifact, artifact produced twice, overlapping outputs, cycle) is
-reported at once, located in the spec, with a fix.
+(unknown artifact, artifact produced twice, overlapping outputs, a stage
+reading its own output, a cycle, an ``inputs`` path ``spec.paths`` refuses) is
+reported at once, located in the spec, with a fix. ``missing_reads`` is the one
+check that needs the filesystem (``lockgate validate`` runs it): paths read
+that nothing writes and that are not there.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import networkx as nx
@@ -19,24 +22,34 @@ import networkx as nx
 from lockgate.errors import SpecError, SpecIssue
 from lockgate.graph.expand import expand_stages
 from lockgate.graph.pipeline import Pipeline, resolve_artifact
-from lockgate.graph.stage import Stage, norm_path, overlapping_paths
+from lockgate.graph.stage import Stage, overlapping_paths
+from lockgate.spec import limits
 from lockgate.spec.load import LoadedSpec
 from lockgate.spec.models import NAME_RE
+from lockgate.spec.paths import check_path
 
 
 def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -> Pipeline:
     stages = {s.name: s for s in expand_stages(loaded)}
     issues: list[SpecIssue] = []
-    inputs = {name: norm_path(path) for name, path in loaded.spec.inputs.items()}
+    inputs = _inputs(loaded, issues)
     producers = _producers(loaded, stages, inputs, issues)
     aliases = frozenset(known_aliases) | _promote_aliases(stages)
     graph = nx.DiGraph()
     graph.add_nodes_from(stages)
+    graph.graph["edges"] = 0  # counted by _edge: past MAX_PIPELINE_EDGES, stop adding
     for stage in stages.values():
         graph.nodes[stage.name]["stage"] = stage
         _artifact_edges(loaded, stage, producers, inputs, aliases, graph, issues, stages)
     _path_edges(loaded, stages, inputs, graph, issues)
     _alias_edges(stages, graph)
+    if graph.graph["edges"] > limits.MAX_PIPELINE_EDGES:
+        issues.append(loaded.issue(("stages",), (
+            f"more than {limits.MAX_PIPELINE_EDGES:,} dependencies between stages, the most one pipeline "
+            "may have (does every stage read a folder they all write into?); make stages read "
+            "the files they need, not a whole shared folder"
+        ), key=True))
+        raise SpecError(issues)
     for stage in stages.values():
         if stage.kind == "uses":
             issues.extend(check_step(loaded, stage))
@@ -107,7 +120,7 @@ def _artifact_edges(
             issues.append(loaded.issue(
                 ("stages", stage.base, "in", arg),
                 f"stage '{stage.name}' reads '{artifact}', which nothing produces"
-                + _did_you_mean(artifact, producers, inputs, loaded),
+                + _did_you_mean(artifact, producers, inputs, loaded, hint=len(issues) < _MAX_HINTS),
             ))
         elif resolved in producers and resolved == producers[resolved]:
             issues.append(loaded.issue(
@@ -136,7 +149,7 @@ def _artifact_edges(
                     path,
                     f"stage '{stage.name}': {word} refers to '{ref}', but '{ref.name}' is "
                     "neither an artifact nor a registry alias"
-                    + _did_you_mean(ref.name, producers, inputs, loaded, aliases),
+                    + _did_you_mean(ref.name, producers, inputs, loaded, aliases, hint=len(issues) < _MAX_HINTS),
                 ))
 
 
@@ -164,8 +177,10 @@ def _did_you_mean(
     inputs: dict[str, str],
     loaded: LoadedSpec,
     aliases: Iterable[str] = (),
+    *,
+    hint: bool = True,
 ) -> str:
-    candidates = [*producers, *inputs, *aliases]
+    candidates = [*producers, *inputs, *aliases] if hint else []
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
     if not close:
         return "; add it under inputs: or to a stage's out:"
@@ -180,10 +195,14 @@ def _did_you_mean(
     return f"; did you mean '{match}' (a registry alias)?"
 
 
+_MAX_HINTS = 20  # "did you mean" searches per pipeline (each scans every artifact)
+
+
 def _edge(graph: nx.DiGraph, src: str, dst: str, why: str, via: str) -> None:
-    if graph.has_edge(src, dst):
+    if graph.has_edge(src, dst) or graph.graph.get("edges", 0) > limits.MAX_PIPELINE_EDGES:
         return
     graph.add_edge(src, dst, why=why, via=via)
+    graph.graph["edges"] = graph.graph.get("edges", 0) + 1
 
 
 def _path_edges(
@@ -199,6 +218,18 @@ def _path_edges(
             writers.setdefault(path, stage.name)
     sorted_outs = sorted(writers)
     for stage in stages.values():
+        own = (*stage.outs, *stage.metrics)
+        for i, dep in enumerate(stage.deps):
+            # a dep folder holding the stage's outputs is fine (hashed without them); the
+            # output itself, or a path inside it, is the stage reading what it writes
+            written = next((o for o in own if dep == o or dep.startswith(o + "/")), None)
+            if written is not None:
+                key = "outs" if written in stage.outs else "metrics"
+                issues.append(loaded.issue(
+                    ("stages", stage.base, "deps", i),
+                    f"stage '{stage.name}' reads '{dep}' (deps:), which it writes itself ({key}: "
+                    f"'{written}'); a stage cannot depend on its own output: remove it from deps:",
+                ))
         for i, path in enumerate((*stage.outs, *stage.metrics)):
             # the same path, a folder above it, or a path inside it, written by another stage
             clash = next((p for p in overlapping_paths(path, writers, sorted_outs) if writers[p] != stage.name), None)
@@ -209,11 +240,65 @@ def _path_edges(
                     f"stage '{writers[clash]}'; each path has one writer",
                 ))
     for stage in stages.values():
+        if graph.graph.get("edges", 0) > limits.MAX_PIPELINE_EDGES:
+            return
         reads = list(stage.deps) + [inputs[a] for a in stage.inputs.values() if a in inputs]
         for path in reads:
             for out in overlapping_paths(path, writers, sorted_outs):
                 if writers[out] != stage.name:
                     _edge(graph, writers[out], stage.name, "path", out)
+
+
+def _inputs(loaded: LoadedSpec, issues: list[SpecIssue]) -> dict[str, str]:
+    """``inputs:`` paths, checked and normalized; they may lie outside the repository
+    (shared data, only read), never in ``.git/`` or ``.lockgate/``."""
+    inputs = {}
+    for name, text in loaded.spec.inputs.items():
+        path, problem = check_path(text, f"input '{name}' path", writes=False)
+        if problem:
+            issues.append(loaded.issue(("inputs", name), problem))
+        inputs[name] = path or text
+    return inputs
+
+
+def missing_reads(
+    pipelines: Sequence[Pipeline], exists: Callable[[str], bool]
+) -> list[tuple[Pipeline, tuple[str | int, ...], str]]:
+    """Paths a stage reads (its ``deps``, or an ``inputs`` path it reads) that no stage of
+    ``pipelines`` writes and that ``exists`` says are not there, as (pipeline, where in
+    its spec, message). A path at or under an output, or a folder holding one, is
+    written by that stage."""
+    writers = {path for p in pipelines for s in p.stages.values() for path in (*s.outs, *s.metrics)}
+    sorted_writers = sorted(writers)
+    found: list[tuple[Pipeline, tuple[str | int, ...], str]] = []
+    missing: dict[str, bool] = {}
+
+    def absent(path: str) -> bool:
+        if path not in missing:
+            missing[path] = not overlapping_paths(path, writers, sorted_writers) and not exists(path)
+        return missing[path]
+
+    fix = "create it, correct the path, or add a stage that writes it"
+    for pipeline in pipelines:
+        known = {**pipeline.producers, **dict.fromkeys(pipeline.inputs, "")}
+        readers: dict[str, list[str]] = {}
+        for stage in pipeline.stages.values():
+            for artifact in stage.inputs.values():
+                resolved = resolve_artifact(artifact, stage, known)
+                if resolved in pipeline.inputs:
+                    readers.setdefault(resolved, []).append(stage.name)
+            for i, dep in enumerate(stage.deps):
+                if absent(dep):
+                    found.append((pipeline, ("stages", stage.base, "deps", i),
+                                  f"stage '{stage.name}' needs '{dep}' (deps:), which does not exist "
+                                  f"and which no stage writes; {fix}"))
+        for name, path in pipeline.inputs.items():
+            if name in readers and absent(path):
+                who = ", ".join(f"'{s}'" for s in dict.fromkeys(readers[name]))
+                found.append((pipeline, ("inputs", name),
+                              f"input '{name}' is '{path}', which does not exist and which no stage writes; "
+                              f"stage{'s' if len(readers[name]) > 1 else ''} {who} read{'' if len(readers[name]) > 1 else 's'} it: {fix}"))
+    return found
 
 
 def _alias_edges(stages: dict[str, Stage], graph: nx.DiGraph) -> None:
@@ -225,6 +310,8 @@ def _alias_edges(stages: dict[str, Stage], graph: nx.DiGraph) -> None:
     for name in order:
         stage = stages[name]
         refs = [r.name for e in ([stage.when] if stage.when else []) + list(stage.gates) for r in e.refs]
+        if graph.graph.get("edges", 0) > limits.MAX_PIPELINE_EDGES:
+            return
         for alias in refs:
             for setter in setters.get(alias, []):
                 _edge(graph, setter, name, "alias", alias)

@@ -6,6 +6,10 @@ numbers, booleans, strings, and references ``ARTIFACT.KEY`` (or ``ALIAS.KEY``
 for a registry alias). Anything else is a spec error. Nothing is ever
 ``eval``'d: the tree is converted into the plain frozen values below, which
 ``lockgate.gates`` evaluates.
+
+Bounded (``spec.limits``): at most ``MAX_EXPR_CHARS`` characters (checked before
+parsing) and ``MAX_EXPR_NODES`` terms; arithmetic on a string constant is
+refused here, and on any value that is not a number when ``gates`` evaluates.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from typing import Union
+
+from lockgate.spec.limits import MAX_EXPR_CHARS, MAX_EXPR_NODES, shown
 
 ALLOWED_HELP = (
     "expressions use comparisons, and/or/not, + - * /, numbers and "
@@ -111,17 +117,30 @@ def parse_expr(text: str) -> Expr:
     source = text.strip()
     if not source:
         raise ExprError("empty expression; " + ALLOWED_HELP)
+    if len(source) > MAX_EXPR_CHARS:
+        raise ExprError(
+            f"expression of {len(source):,} characters, more than {MAX_EXPR_CHARS:,} (the most one "
+            "when:/gate may be); split it into several gates, or compute the value in a stage"
+        )
     try:
         module = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         offset = max((exc.offset or 1) - 1, 0)
-        raise ExprError(f"malformed expression {source!r} ({exc.msg}); {ALLOWED_HELP}", offset) from None
+        raise ExprError(f"malformed expression {shown(source)} ({exc.msg}); {ALLOWED_HELP}", offset) from None
+    except (ValueError, RecursionError, MemoryError):  # e.g. a NUL character; nesting the parser refuses
+        raise ExprError(f"malformed expression {shown(source)}; {ALLOWED_HELP}") from None
     refs: list[Ref] = []
-    tree = _convert(module.body, refs)
+    tree = _convert(module.body, refs, [0])
     return Expr(source=source, tree=tree, refs=tuple(dict.fromkeys(refs)))
 
 
-def _convert(node: ast.AST, refs: list[Ref]) -> Node:
+def _convert(node: ast.AST, refs: list[Ref], terms: list[int]) -> Node:
+    terms[0] += 1  # counted on the way down, so recursion stops within MAX_EXPR_NODES levels
+    if terms[0] > MAX_EXPR_NODES:
+        raise ExprError(
+            f"expression of more than {MAX_EXPR_NODES} terms, the most one when:/gate may have; "
+            "split it into several gates, or compute the value in a stage"
+        )
     if isinstance(node, ast.Constant):
         if isinstance(node.value, (bool, int, float, str)):
             return Const(node.value)
@@ -138,16 +157,22 @@ def _convert(node: ast.AST, refs: list[Ref]) -> Node:
             node.col_offset,
         )
     if isinstance(node, ast.BoolOp):
-        return BoolOp(_BOOL[type(node.op)], tuple(_convert(v, refs) for v in node.values))
+        return BoolOp(_BOOL[type(node.op)], tuple(_convert(v, refs, terms) for v in node.values))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return Unary(_UNARY[type(node.op)], _convert(node.operand, refs))
+        operand = _convert(node.operand, refs, terms)
+        if type(node.op) is not ast.Not:
+            _no_text(operand, _UNARY[type(node.op)], node)
+        return Unary(_UNARY[type(node.op)], operand)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return Binary(_BINOPS[type(node.op)], _convert(node.left, refs), _convert(node.right, refs))
+        left, right = _convert(node.left, refs, terms), _convert(node.right, refs, terms)
+        _no_text(left, _BINOPS[type(node.op)], node)
+        _no_text(right, _BINOPS[type(node.op)], node)
+        return Binary(_BINOPS[type(node.op)], left, right)
     if isinstance(node, ast.Compare) and all(type(op) in _CMPOPS for op in node.ops):
         return Compare(
-            _convert(node.left, refs),
+            _convert(node.left, refs, terms),
             tuple(_CMPOPS[type(op)] for op in node.ops),
-            tuple(_convert(c, refs) for c in node.comparators),
+            tuple(_convert(c, refs, terms) for c in node.comparators),
         )
     raise ExprError(f"{_describe(node)} not allowed; {ALLOWED_HELP}", getattr(node, "col_offset", 0))
 
@@ -170,6 +195,15 @@ def _ref(node: ast.Attribute, refs: list[Ref]) -> Ref:
     ref = Ref(base.id, ".".join(reversed(keys)))
     refs.append(ref)
     return ref
+
+
+def _no_text(operand: Node, op: str, node: ast.AST) -> None:
+    if isinstance(operand, Const) and (isinstance(operand.value, (str, bool))):
+        what = "text" if isinstance(operand.value, str) else "true/false"
+        raise ExprError(
+            f"'{op}' works on numbers, not on {what} ({shown(operand.value)}); compare text with == or !=",
+            node.col_offset,
+        )
 
 
 def _no_dunder(name: str, node: ast.AST) -> None:

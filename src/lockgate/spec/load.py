@@ -4,7 +4,10 @@
 frozen models of ``spec.models``, resolves params (defaults, ``params_file``,
 ``-p`` overrides), and raises one SpecError holding *every* problem found, each
 as ``FILE:LINE:COL: message`` in the user's words. Turning stages into plain
-runnable values (matrix, interpolation, expressions) is ``graph.stage``'s job.
+runnable values (matrix, interpolation, expressions) is ``graph.expand``'s job.
+Every limit of ``spec.limits`` that can be checked before expanding (file size,
+YAML bounds, stage and matrix counts, name lengths, the ``params_file`` path)
+is checked here, before any expensive work.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from lockgate.errors import SpecError, SpecIssue
+from lockgate.spec import limits
 from lockgate.spec import models as m
+from lockgate.spec.limits import shown
 from lockgate.spec.params import ParamError, apply_overrides, deep_merge, suggest
-from lockgate.spec.yamlread import Positions, read_yaml
+from lockgate.spec.paths import check_name, check_path
+from lockgate.spec.yamlread import Positions, read_file, read_yaml
 
 STAGE_NAME_HELP = "letters, digits, '_' and '-', starting with a letter or '_'"
 
@@ -54,11 +60,9 @@ def load_spec(
     root = Path(root) if root is not None else path.parent
     display = _display(path, root)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file(path, display)
     except FileNotFoundError:
         raise SpecError(SpecIssue(display, 0, 0, "no such file")) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(SpecIssue(display, 0, 0, f"cannot read the spec: {exc}")) from None
     return load_text(text, file=display, name=path.stem, root=root, overrides=overrides)
 
 
@@ -70,6 +74,9 @@ def load_text(
     root: str | Path = ".",
     overrides: Sequence[str] = (),
 ) -> LoadedSpec:
+    problem = check_name(name, "the pipeline name (the spec's file name)")
+    if problem:
+        raise SpecError(SpecIssue(file, 0, 0, problem + "; rename the file"))
     data, positions = read_yaml(text, file)
     checker = _Checker(file, positions)
     spec = checker.pipeline(data)
@@ -170,10 +177,12 @@ class _Checker:
             if not isinstance(name, str) or not m.NAME_RE.match(name):
                 self.add(
                     (*path, name),
-                    f"{what} name {name!r} must be an identifier (letters, digits, '_'), "
+                    f"{what} name {shown(name)} must be an identifier (letters, digits, '_'), "
                     "so gates can refer to it",
                     key=True,
                 )
+            elif problem := check_name(name, f"{what} name {shown(name)}"):
+                self.add((*path, name), problem + "; shorten it", key=True)
 
     # -- stages --------------------------------------------------------------
     def _stages(self, stages: Any) -> dict[str, BaseModel]:
@@ -183,17 +192,33 @@ class _Checker:
         if not isinstance(stages, dict):
             self.add(("stages",), "'stages' must be a mapping of stage name -> stage")
             return {}
+        if len(stages) > limits.MAX_PIPELINE_STAGES:
+            self.add(("stages",), (
+                f"{len(stages):,} stages, more than {limits.MAX_PIPELINE_STAGES:,} (the most one pipeline "
+                "may have); split it into several pipelines"
+            ), key=True)
+            return {}
         result = {}
         for name, body in stages.items():
             stage = self._stage(str(name), body)
             if stage is not None:
                 result[str(name)] = stage
+        sizes = [_matrix_size(stage.matrix) for stage in result.values()]
+        expanded = sum(sizes)
+        if expanded > limits.MAX_PIPELINE_STAGES and max(sizes, default=0) <= limits.MAX_MATRIX_STAGES:
+            self.add(("stages",), (
+                f"the matrices make {expanded:,} stages, more than {limits.MAX_PIPELINE_STAGES:,} (the most "
+                "one pipeline may have); use fewer matrix values, or split it into several pipelines"
+            ), key=True)
         return result
 
     def _stage(self, name: str, body: Any) -> BaseModel | None:
         path = ("stages", name)
         if not m.STAGE_NAME_RE.match(name):
-            self.add(path, f"stage name {name!r} may hold only {STAGE_NAME_HELP}", key=True)
+            self.add(path, f"stage name {shown(name)} may hold only {STAGE_NAME_HELP}", key=True)
+            return None
+        if problem := check_name(name, f"stage name {shown(name)}"):
+            self.add(path, problem + "; shorten it", key=True)
             return None
         if not isinstance(body, dict):
             self.add(path, f"stage '{name}' must be a mapping with one of cmd:, call: or uses:")
@@ -237,15 +262,27 @@ class _Checker:
                 if not m.NAME_RE.match(out):
                     self.add(
                         (*path, "out", i),
-                        f"{prefix}artifact name {out!r} must be an identifier "
+                        f"{prefix}artifact name {shown(out)} must be an identifier "
                         "(letters, digits, '_'), so gates can refer to it",
                     )
+                elif problem := check_name(out, f"artifact name {shown(out)}"):
+                    self.add((*path, "out", i), prefix + problem + "; shorten it")
+        if isinstance(stage, m.CmdStage) and _empty_cmd(stage.cmd):
+            self.add((*path, "cmd"), f"{prefix}cmd is empty; write the command to run "
+                                     "(e.g. cmd: python train.py), or remove the stage")
         for axis, values in (stage.matrix or {}).items():
             if not values:
                 self.add(
                     (*path, "matrix", axis),
                     f"{prefix}matrix axis '{axis}' is empty; give it at least one value",
                 )
+        size = _matrix_size(stage.matrix)
+        if size > limits.MAX_MATRIX_STAGES:
+            counts = " x ".join(str(len(v)) for v in (stage.matrix or {}).values())
+            self.add((*path, "matrix"), (
+                f"{prefix}matrix makes {size:,} stages ({counts}), more than {limits.MAX_MATRIX_STAGES:,} "
+                "(the most one matrix may make); use fewer values, or split the stage"
+            ), key=True)
 
     # -- pydantic errors in the user's words ---------------------------------
     def _validate(
@@ -278,7 +315,7 @@ class _Checker:
             elif err["type"] == "missing":
                 self.add(path or full[:-1], f"{prefix}missing required key '{_dotted(loc)}'")
             else:
-                want = _TYPE_WORDS.get(err["type"]) or err["msg"][0].lower() + err["msg"][1:]
+                want = _TYPE_WORDS.get(err["type"]) or _constraint(err) or err["msg"][0].lower() + err["msg"][1:]
                 options = wrong_type.setdefault(loc, [])
                 if want not in options:
                     options.append(want)
@@ -290,14 +327,24 @@ class _Checker:
             )
 
     def params_file(self, root: Path, name: str) -> dict[str, Any]:
-        target = root / name
-        try:
-            text = target.read_text(encoding="utf-8")
-        except OSError:
-            self.add(("params_file",), f"params_file '{name}' does not exist; create it or remove the key")
+        path, problem = check_path(name, "params_file", writes=False, inside=True)
+        if problem:
+            self.add(("params_file",), problem)
+            return {}
+        target = root / path
+        if target.exists() and not target.is_file():  # a folder, a FIFO, a device
+            self.add(("params_file",), f"params_file '{name}' is not a regular file; name a YAML file")
             return {}
         try:
-            data, _ = read_yaml(text, name)
+            text = read_file(target, path)
+        except FileNotFoundError:
+            self.add(("params_file",), f"params_file '{name}' does not exist; create it or remove the key")
+            return {}
+        except SpecError as exc:
+            self.issues.extend(exc.issues)
+            return {}
+        try:
+            data, _ = read_yaml(text, path)
         except SpecError as exc:
             self.issues.extend(exc.issues)
             return {}
@@ -359,5 +406,36 @@ def _dotted(loc: tuple[Any, ...]) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return shown(value, 40)
+
+
+_BOUNDS = {
+    "greater_than": ("gt", "greater than"),
+    "greater_than_equal": ("ge", "at least"),
+    "less_than": ("lt", "less than"),
+    "less_than_equal": ("le", "at most"),
+}
+
+
+def _constraint(err: Any) -> str:
+    """``a number greater than 0`` for pydantic's ``Input should be greater than 0``."""
+    bound = _BOUNDS.get(err["type"])
+    if bound is None or bound[0] not in (err.get("ctx") or {}):
+        return ""
+    limit = err["ctx"][bound[0]]
+    if isinstance(limit, float) and limit.is_integer():
+        limit = int(limit)
+    return f"a number {bound[1]} {limit}"
+
+
+def _matrix_size(matrix: dict[str, tuple[Any, ...]] | None) -> int:
+    """How many stages a matrix expands into (1 without one), without expanding it."""
+    size = 1
+    for values in (matrix or {}).values():
+        size *= len(values)
+    return size
+
+
+def _empty_cmd(cmd: str | tuple[str, ...]) -> bool:
+    parts = [cmd] if isinstance(cmd, str) else list(cmd)
+    return not any(isinstance(p, str) and p.strip() for p in parts)

@@ -5,18 +5,27 @@ then ``-p`` overrides. Interpolation records every key it resolves, so a
 stage's fingerprint includes only the params it actually references.
 A whole-value ``"${model}"`` keeps the referenced value's type; inside a
 longer string, only scalars may be interpolated. ``\\${`` is a literal ``${``.
+A ``-p`` value is read as YAML with the spec's limits (``spec.yamlread``); one
+that is not valid YAML (``-p seed=[1``) is an error saying how to quote it,
+never silently taken as text. Interpolating a whole pipeline spends one
+``Budget`` (``spec.limits``), so a large param used by every stage of a matrix,
+or ``${a}${a}${a}...``, cannot multiply into gigabytes.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-import yaml
+from lockgate.errors import SpecError
+from lockgate.spec import limits
+from lockgate.spec.limits import shown
+from lockgate.spec.yamlread import read_yaml
 
 REF_RE = re.compile(r"(?<!\\)\$\{([^}]*)\}")
 
@@ -25,24 +34,91 @@ class ParamError(Exception):
     """A param reference or override that cannot be resolved (located by the caller)."""
 
 
-def suggest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
-    """``; did you mean 'x'?`` when something close exists, else ``""``."""
+_SUGGEST_POOL = 1_000  # past this many candidates, a "did you mean" search is too slow to do
+
+
+def suggest(word: str, choices: Iterable[str], *, pool: int | None = None) -> str:
+    """``; did you mean 'x'?`` when something close exists, else ``""`` (also when
+    there are more than ``pool`` choices to search)."""
+    if pool is not None:
+        choices = list(itertools.islice(choices, pool + 1))
+        if len(choices) > pool:
+            return ""
     match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def flat_keys(params: Mapping[str, Any], prefix: str = "") -> list[str]:
     """Every dotted key, inner mappings included: ``model``, ``model.max_depth``, ..."""
-    keys = []
+    return list(iter_keys(params, prefix))
+
+
+def iter_keys(params: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """``flat_keys``, one at a time (a search can stop early)."""
     for key, value in params.items():
         dotted = f"{prefix}{key}"
-        keys.append(dotted)
+        yield dotted
         if isinstance(value, Mapping):
-            keys.extend(flat_keys(value, f"{dotted}."))
-    return keys
+            yield from iter_keys(value, f"{dotted}.")
 
 
-def lookup(params: Mapping[str, Any], dotted: str) -> Any:
+class Budget:
+    """What interpolating one pipeline may still produce (``spec.limits``): values,
+    characters of text built from params, and "did you mean" searches (each
+    scans the params). Spending past a limit raises BudgetExceeded."""
+
+    def __init__(self) -> None:
+        self.values = limits.MAX_EXPANDED_VALUES
+        self.chars = limits.MAX_EXPANDED_CHARS
+        self.hints = _MAX_HINTS
+        self._sizes: dict[int, tuple[Any, int]] = {}  # id -> (the value, kept alive; its size)
+
+    def spend(self, values: int, chars: int = 0) -> None:
+        self.values -= values
+        self.chars -= chars
+        if self.values < 0:
+            raise BudgetExceeded(
+                f"interpolating params makes the stages hold more than {limits.MAX_EXPANDED_VALUES:,} "
+                "values in all (matrix expansion included), the most a pipeline may; use fewer "
+                "matrix values, or smaller params (keep data in files the stages read)"
+            )
+        if self.chars < 0:
+            raise BudgetExceeded(
+                f"interpolating params makes the stages hold more than {limits.MAX_EXPANDED_CHARS:,} "
+                "characters of text in all (matrix expansion included), the most a pipeline may; "
+                "use shorter params, or fewer references to long ones"
+            )
+
+    def size(self, value: Any) -> int:
+        """How many values ``value`` holds (itself included), remembered per object."""
+        known = self._sizes.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        count, todo = 0, [value]
+        while todo:
+            node = todo.pop()
+            count += 1
+            if isinstance(node, Mapping):
+                todo.extend(node.values())
+            elif isinstance(node, (list, tuple)):
+                todo.extend(node)
+        self._sizes[id(value)] = (value, count)
+        return count
+
+    def hint(self) -> bool:
+        """Whether a "did you mean" search may still be done."""
+        self.hints -= 1
+        return self.hints >= 0
+
+
+_MAX_HINTS = 20
+
+
+class BudgetExceeded(ParamError):
+    """Interpolation would produce more than ``spec.limits`` allows; stop expanding."""
+
+
+def lookup(params: Mapping[str, Any], dotted: str, budget: Budget | None = None) -> Any:
     """The value at ``a.b.c``; ParamError naming the closest existing key if absent."""
     node: Any = params
     for part in dotted.split("."):
@@ -51,10 +127,10 @@ def lookup(params: Mapping[str, Any], dotted: str) -> Any:
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            hint = suggest(dotted, flat_keys(params)) or (
-                "; define it under params:" if "." not in dotted else ""
-            )
-            raise ParamError(f"unknown param '{dotted}'{hint}")
+            close = suggest(dotted, iter_keys(params), pool=_SUGGEST_POOL) if (
+                budget is None or budget.hint()) else ""
+            hint = close or ("; define it under params:" if "." not in dotted else "")
+            raise ParamError(f"unknown param {shown(dotted)}{hint}")
     return node
 
 
@@ -74,15 +150,23 @@ def parse_override(text: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise ParamError(f"-p {text!r}: expected KEY=VALUE, e.g. -p model.max_depth=12")
+    if not raw.strip():
+        return key, ""
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
+        value, _ = read_yaml(raw, f"-p {key}")
+    except SpecError as exc:
+        problem = exc.issues[0].message
+        if problem.startswith("YAML syntax error"):
+            quoted = raw.replace("'", "'\\''")
+            problem += f"; write a complete value, or quote it to pass text: -p '{key}=\"{quoted}\"'"
+        raise ParamError(f"-p {key}={shown(raw)}: {problem}") from None
     return key, value
 
 
 def apply_overrides(params: Mapping[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Set each ``KEY=VALUE``; a key that does not exist is an error (typos must not pass)."""
+    if not overrides:
+        return dict(params)
     result = copy.deepcopy(dict(params))
     for text in overrides:
         key, value = parse_override(text)
@@ -91,7 +175,7 @@ def apply_overrides(params: Mapping[str, Any], overrides: list[str]) -> dict[str
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             if not isinstance(node, dict) or part not in node:
-                hint = suggest(key, flat_keys(result))
+                hint = suggest(key, iter_keys(result), pool=_SUGGEST_POOL)
                 raise ParamError(f"-p {key}: no such param{hint}")
             if last:
                 node[part] = value
@@ -112,35 +196,61 @@ def _render(value: Any, ref: str) -> str:
     )
 
 
-def interpolate(value: Any, params: Mapping[str, Any], used: dict[str, Any]) -> Any:
-    """Replace ``${key}`` in ``value`` (recursively); record each resolved key in ``used``."""
+def interpolate(
+    value: Any, params: Mapping[str, Any], used: dict[str, Any], budget: Budget | None = None
+) -> Any:
+    """Replace ``${key}`` in ``value`` (recursively); record each resolved key in ``used``;
+    spend what it builds from ``budget`` when one is given."""
     if isinstance(value, str):
-        return _interpolate_str(value, params, used)
+        return _interpolate_str(value, params, used, budget)
+    if budget is not None:
+        budget.spend(1)
     if isinstance(value, Mapping):
-        return {k: interpolate(v, params, used) for k, v in value.items()}
+        return {k: interpolate(v, params, used, budget) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [interpolate(v, params, used) for v in value]
+        return [interpolate(v, params, used, budget) for v in value]
     return value
 
 
-def _resolve(ref: str, params: Mapping[str, Any], used: dict[str, Any]) -> Any:
+def _resolve(ref: str, params: Mapping[str, Any], used: dict[str, Any], budget: Budget | None) -> Any:
     ref = ref.strip()
     if not ref:
         raise ParamError("empty reference '${}'; write ${name} or ${name.key}")
-    value = lookup(params, ref)
-    used[ref] = copy.deepcopy(value)
+    value = lookup(params, ref, budget)
+    if ref not in used:
+        if budget is not None:
+            budget.spend(budget.size(value))
+        used[ref] = copy.deepcopy(value)
     return value
 
 
-def _interpolate_str(text: str, params: Mapping[str, Any], used: dict[str, Any]) -> Any:
+def _interpolate_str(text: str, params: Mapping[str, Any], used: dict[str, Any], budget: Budget | None) -> Any:
+    if budget is not None:
+        budget.spend(1)
+    if "${" not in text:
+        return text
     whole = REF_RE.fullmatch(text)
     if whole:
-        return copy.deepcopy(_resolve(whole.group(1), params, used))
-    out = REF_RE.sub(lambda m: _render(_resolve(m.group(1), params, used), m.group(1)), text)
+        value = _resolve(whole.group(1), params, used, budget)
+        if budget is not None:
+            budget.spend(budget.size(value) - 1)
+        return copy.deepcopy(value)
+    pieces, size, last = [], 0, 0
+    for match in REF_RE.finditer(text):
+        piece = _render(_resolve(match.group(1), params, used, budget), match.group(1))
+        pieces += [text[last:match.start()], piece]
+        size += match.start() - last + len(piece)
+        last = match.end()
+        if budget is not None and size > budget.chars:
+            budget.spend(0, size)  # raises: past the limit, stop building
+    pieces.append(text[last:])
+    out = "".join(pieces)
+    if budget is not None and out != text:
+        budget.spend(0, len(out))
     if "${" in out and not REF_RE.search(out):
         unclosed = out.find("${")
         if unclosed >= 0 and (unclosed == 0 or out[unclosed - 1] != "\\"):
-            raise ParamError(f"unclosed '${{' in {text!r}; write ${{name}}")
+            raise ParamError(f"unclosed '${{' in {shown(text)}; write ${{name}}")
     return out.replace("\\${", "${")
 
 
