@@ -128,7 +128,7 @@ def test_hash_tree_changes_with_content_and_names(tmp_path: Path) -> None:
     assert hash_tree(tmp_path)[0] not in (before, changed)
 
 
-def test_hash_tree_uses_the_given_file_hash_and_survives_symlink_loops(tmp_path: Path) -> None:
+def test_hash_tree_uses_the_given_file_hash_and_keeps_links_as_links(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "f").write_text("x")
     (tmp_path / "d" / "loop").symlink_to(tmp_path / "d")
@@ -139,7 +139,7 @@ def test_hash_tree_uses_the_given_file_hash_and_survives_symlink_loops(tmp_path:
         return "0" * 64
 
     _, manifest = hash_tree(tmp_path, file_hash=fake)
-    assert [e["path"] for e in manifest] == ["d/f"]
+    assert [(e["path"], e.get("link")) for e in manifest] == [("d/f", None), ("d/loop", str(tmp_path / "d"))]
     assert len(seen) == 1
 
 

@@ -9,6 +9,12 @@ or import pyarrow, numpy or polars at module level. ``import lockgate.hashing``
 loads only blake3 and the standard library; ``hash_table`` imports pyarrow and
 numpy when it is first called.
 
+Folders: a manifest of every file and every symlink under the folder. A
+symlink is an entry of its own, hashed by its target text as git keeps it; a
+walk never enters a symlinked folder and never reads what a link points to, so
+hashing (and storing) a folder never leaves it. A folder without links has the
+manifest, and the digest, it always had.
+
 Table encoding (version ``lockgate-table-v1``), pinned by a golden-digest test:
 
 * The digest is a function of the schema's column names, their logical types
@@ -63,6 +69,9 @@ __all__ = [
     "hash_tree",
     "hash_value",
     "is_digest",
+    "link_digest",
+    "link_entry",
+    "walk_tree",
 ]
 
 DIGEST_HEX_LEN = 64
@@ -136,45 +145,81 @@ def hash_value(obj: Any) -> str:
 
 @dataclass(frozen=True, order=True)
 class FolderEntry:
-    """One file of a folder manifest; ``path`` is POSIX and relative."""
+    """One entry of a folder manifest; ``path`` is POSIX and relative.
+
+    A file's ``hash`` and ``size`` are those of its bytes. A symlink is an entry
+    of its own, never what it points to (as git keeps it): ``link`` is its target
+    as written, and ``hash`` and ``size`` are those of that text, which is also
+    its stored object. ``link`` appears in the manifest only for links, so the
+    manifest, and the digest, of a folder without links is what it always was.
+    """
 
     path: str
     hash: str
     size: int
+    link: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "hash": self.hash, "size": self.size}
+        entry: dict[str, Any] = {"path": self.path, "hash": self.hash, "size": self.size}
+        if self.link is not None:
+            entry["link"] = self.link
+        return entry
 
 
-def _walk_files(root: Path) -> Iterator[Path]:
-    """Every file under ``root``, following symlinks but never looping."""
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        st = os.stat(dirpath)
-        if (st.st_dev, st.st_ino) in seen:
-            dirnames[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
+def link_entry(rel: str, target: str) -> FolderEntry:
+    """The manifest entry of a symlink at ``rel`` whose target text is ``target``."""
+    text = os.fsencode(target)
+    return FolderEntry(path=rel, hash=digest_bytes(text), size=len(text), link=target)
+
+
+def walk_tree(root: str | os.PathLike[str]) -> Iterator[tuple[Path, bool]]:
+    """Every regular file and symlink under ``root``, as ``(path, is_link)``.
+
+    A symlink is yielded as itself, whatever it points to (a file, a folder,
+    nothing, something outside the repository): the walk never descends into a
+    symlinked folder, so it never leaves ``root`` and never loops. ``root``
+    itself is listed even when it is a symlink (the caller named it). Skipped:
+    ``.git``, ``.lockgate`` and ``__pycache__`` folders (and links so named),
+    ``.pyc``/``.pyo`` files, and anything that is neither a file nor a link
+    (fifos, sockets, devices).
+    """
+    for dirpath, dirnames, filenames in os.walk(root):  # followlinks=False
+        folders = []
+        for name in dirnames:  # os.walk lists a link to a folder here, and does not enter it
+            path = Path(dirpath, name)
+            if name in SKIPPED_DIRS:
+                continue
+            if path.is_symlink():
+                yield path, True
+            else:
+                folders.append(name)
+        dirnames[:] = sorted(folders)
         for name in filenames:
             path = Path(dirpath, name)
-            if not name.endswith(SKIPPED_SUFFIXES) and path.is_file():
-                yield path
+            if name.endswith(SKIPPED_SUFFIXES):
+                continue
+            if path.is_symlink():
+                if name not in SKIPPED_DIRS:
+                    yield path, True
+            elif path.is_file():
+                yield path, False
 
 
 def folder_entries(
     path: str | os.PathLike[str], file_hash: Callable[[str], str] = hash_file
 ) -> list[FolderEntry]:
-    """The manifest entries of a folder, sorted by path (empty folders vanish)."""
+    """The manifest entries of a folder, sorted by path (empty folders vanish).
+
+    Files are hashed with ``file_hash``; a symlink is hashed by its target text
+    (``link_entry``), and nothing it points to is ever read."""
     root = Path(path)
-    entries = [
-        FolderEntry(
-            path=file.relative_to(root).as_posix(),
-            hash=file_hash(str(file)),
-            size=file.stat().st_size,
-        )
-        for file in _walk_files(root)
-    ]
+    entries = []
+    for item, is_link in walk_tree(root):
+        rel = item.relative_to(root).as_posix()
+        if is_link:
+            entries.append(link_entry(rel, os.readlink(item)))
+        else:
+            entries.append(FolderEntry(path=rel, hash=file_hash(str(item)), size=item.stat().st_size))
     return sorted(entries)
 
 
@@ -184,12 +229,20 @@ def hash_tree(
     """A folder's digest and manifest.
 
     The manifest is the sorted list of ``{"path", "hash", "size"}`` of every
-    file under ``path`` (``.git`` and ``.lockgate`` folders skipped); the
-    digest is ``hash_value(manifest)``, so the stored manifest object
+    file under ``path`` (``.git`` and ``.lockgate`` folders skipped), and of
+    ``{"path", "hash", "size", "link"}`` of every symlink (see ``FolderEntry``);
+    the digest is ``hash_value(manifest)``, so the stored manifest object
     (``canonical_json(manifest)``) has the folder's digest as its key.
     """
     manifest = [entry.to_dict() for entry in folder_entries(path, file_hash)]
     return hash_value(manifest), manifest
+
+
+def link_digest(target: str) -> str:
+    """The digest of a symlink standing alone (an output path that is itself a link):
+    ``hash_value({"link": target})``. Its stored object is that canonical record, so
+    the digest is the object key, as for a file; nothing the link points to is read."""
+    return hash_value({"link": target})
 
 
 # -- tables --------------------------------------------------------------------
