@@ -190,6 +190,11 @@ stages:
 """
 
 
+def _pgid(pid: int) -> int:
+    """The process group of ``pid`` (field 5 of /proc/PID/stat)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[2])
+
+
 def _group_alive(pgid: int) -> list[int]:
     """The live (not zombie) processes of a process group."""
     alive = []
@@ -211,6 +216,7 @@ def test_a_signal_stops_a_run_cleanly(project: Path, sig: signal.Signals, expect
     pid_file = project / "pid.txt"
     term.until(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=60)
     pid = int(pid_file.read_text())
+    pgid = _pgid(pid)  # the stage's group: its supervisor leads it, not the shell
     term.pump(0.3)  # the live display is up
 
     term.proc.send_signal(sig)
@@ -223,7 +229,7 @@ def test_a_signal_stops_a_run_cleanly(project: Path, sig: signal.Signals, expect
     assert code == expected, text[-3000:]
     assert text.count("interrupted:") == 1, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
-    assert not _group_alive(pid), "the sleeping stage's processes still run"
+    assert not _group_alive(pgid), "the sleeping stage's processes still run"
     assert not (project / "after-started").exists()
     lock = yaml.safe_load((project / "pipelines/demo.lock").read_text())
     stages = lock["stages"]

@@ -69,26 +69,33 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
     the run: running shell stages are killed, no stage starts, finished ones
     stay recorded in the lock; exit 130 (Ctrl-C) or 143 (SIGTERM).
     """
-    from lockgate.cli.render import RunDisplay
     from lockgate.cli.signals import install_interrupts
-    from lockgate.executor.local import LocalExecutor
-    from lockgate.executor.runner import RunOptions
-    from lockgate.executor.session import SessionResult, run_session
 
-    project = obj.project
-    pipelines, stages = split_targets(obj, args)
-    loaded = project.load_all(pipelines, overrides)
-    if stages and len(loaded) > 1:
-        loaded = []  # stage names need their pipeline named first (split_targets says so)
-    ci_run = CiRun.start(project, ci=ci, frozen=frozen, base=base, summary=summary_file)
-    options = RunOptions(tuple(stages), force, dry_run, keep_going, downstream, allow_promote=allow_promote)
-    # Progress goes to stderr while the run goes on; the record goes to stdout at
-    # the end; neither repeats the other (see lockgate.cli.render).
-    display = RunDisplay(quiet=as_json)
+    # First of all: a Ctrl-C or SIGTERM while specs load and modules import (seconds on a
+    # big repository) exits as cleanly as one during the run, with no traceback.
     interrupts = install_interrupts()
-    result = SessionResult()
-    executor = _make_executor(executor_name, jobs, dry_run) if executor_name != "local" else LocalExecutor(jobs)
+    executor = None
+    started = False
     try:
+        from lockgate.cli.render import RunDisplay
+        from lockgate.executor.local import LocalExecutor
+        from lockgate.executor.runner import RunOptions
+        from lockgate.executor.session import SessionResult, run_session
+
+        project = obj.project
+        pipelines, stages = split_targets(obj, args)
+        loaded = project.load_all(pipelines, overrides)
+        if stages and len(loaded) > 1:
+            loaded = []  # stage names need their pipeline named first (split_targets says so)
+        ci_run = CiRun.start(project, ci=ci, frozen=frozen, base=base, summary=summary_file)
+        options = RunOptions(tuple(stages), force, dry_run, keep_going, downstream, allow_promote=allow_promote)
+        # Progress goes to stderr while the run goes on; the record goes to stdout at
+        # the end; neither repeats the other (see lockgate.cli.render).
+        display = RunDisplay(quiet=as_json)
+        result = SessionResult()
+        local = executor_name == "local"
+        executor = LocalExecutor(jobs) if local else _make_executor(executor_name, jobs, dry_run)
+        started = True
         with display:
             run_session(project, loaded, executor, options, on_event=display.event, wait=not no_wait,
                         on_wait=display.waiting, experiment_name=name,
@@ -97,8 +104,10 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
     except KeyboardInterrupt:
         # The lock was written by the runner; a `call` stage still running in a thread
         # cannot be stopped, and only ever writes temporary files: do not wait for it.
-        executor.close(wait=False)
-        click.echo("interrupted: finished stages are recorded; cache and lock are consistent", err=True)
+        if executor is not None:
+            executor.close(wait=False)
+        click.echo("interrupted: finished stages are recorded; cache and lock are consistent" if started
+                   else "interrupted before the run began; nothing ran", err=True)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(interrupts.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM

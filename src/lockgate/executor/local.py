@@ -1,6 +1,8 @@
 """The local executor: a thread pool. Shell stages are subprocesses (so threads
-only wait on them); ``call`` and builtin steps run in threads, where NumPy,
-polars, numba and scikit-learn release the GIL for their heavy work."""
+only wait on them), each under a supervisor that kills its process group if
+lockgate dies (``executor.supervisor``); ``call`` and builtin steps run in
+threads, where NumPy, polars, numba and scikit-learn release the GIL for their
+heavy work."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ class LocalExecutor:
         return self._pool.submit(fn, job)
 
     def cancel_running(self) -> None:
-        terminate_running()
+        """Ctrl-C: kill the shell stages' process groups, and start no stage any more
+        (a job a pool thread picks up now is refused) until the next run begins."""
+        terminate_running(refuse_new=True)
 
     def close(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=True)

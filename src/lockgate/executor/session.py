@@ -1,7 +1,8 @@
 """One run session: everything around ``Runner.run`` that `lockgate run`, `watch` and
 ``lockgate.api.run`` share, written once.
 
-The repository lock (one run at a time), ``.lockgate/`` and its .gitignore, an
+The repository lock (one run at a time), ``.lockgate/`` and its .gitignore, the
+processes of shell stages a killed lockgate left running (killed), an
 experiment's set-up and clean-up when params are overridden, the effects
 (registry and audit log), the runner, and each pipeline's lock path. The
 caller owns the executor (and closes it: only it knows whether an interrupted
@@ -49,11 +50,14 @@ def run_session(
     from lockgate.executor import experiment as experiments
     from lockgate.executor.effects import Effects
     from lockgate.executor.repolock import repo_lock
+    from lockgate.executor.worker import accept_new_stages
 
     result = result if result is not None else SessionResult()
     overridden = any(p.overrides for p in pipelines)
     with repo_lock(project.state_dir, wait=wait, on_wait=on_wait):
         experiments.undo_interrupted(project.state_dir)  # an experiment killed mid-run
+        _stop_leftovers(project.state_dir)  # shell stages a killed lockgate left running
+        accept_new_stages()  # an earlier run in this process (`watch`) may have been interrupted
         if before is not None:
             before()
         exp = None
@@ -74,3 +78,17 @@ def run_session(
             if exp is not None:
                 result.put_back = experiments.finish(project, exp, code)
     return result
+
+
+def _stop_leftovers(state_dir: Any) -> None:
+    """Kill the processes of shell stages whose lockgate died with their supervisor (see
+    ``executor.leftovers``); under the repository lock, no live run's are among them."""
+    import logging
+
+    from lockgate.executor.leftovers import kill_leftovers
+
+    killed = kill_leftovers(state_dir)
+    if killed:
+        logging.getLogger(__name__).warning(
+            "killed %d process%s that shell stages of a killed lockgate left running",
+            killed, "" if killed == 1 else "es")

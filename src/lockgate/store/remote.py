@@ -15,6 +15,12 @@ push writes ``objects/tmp/...`` and then moves it into place; object stores
 (S3, GCS) publish an object only when its upload completes, so they are
 written in place.
 
+A push killed mid-transfer leaves its ``objects/tmp/`` file behind; the next
+push removes such files: at once when the writer is provably gone (its name
+holds the writer's ``lockgate.procid`` token: a process of this machine that
+no longer runs), else once idle for ``STALE_TMP_SECONDS`` (a writer on
+another machine cannot be checked from here; a live one writes every chunk).
+
 Must not: decide which objects to transfer (callers pass digests) or touch
 lock files.
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +38,11 @@ from typing import TYPE_CHECKING, Literal
 
 from blake3 import blake3
 
+from lockgate import procid
 from lockgate.errors import StoreError
 from lockgate.hashing import is_digest
 from lockgate.store.base import check_digest, object_relpath
-from lockgate.store.local import LocalStore
+from lockgate.store.local import STALE_TMP_SECONDS, LocalStore
 
 if TYPE_CHECKING:
     pass
@@ -112,7 +120,9 @@ class Remote:
         if source is None:
             return "failed", digest, 0, "missing from the local cache"
         final = self.path_of(digest)
-        target = f"{self.objects}/tmp/{digest}.{uuid.uuid4().hex}.tmp" if self._folders else final
+        # DIGEST.WRITER.RANDOM.tmp: the writer's identity lets a later push prove it gone
+        tmp = f"{self.objects}/tmp/{digest}.{procid.token()}.{uuid.uuid4().hex[:16]}.tmp"
+        target = tmp if self._folders else final
         if self._folders:
             self.fs.create_dir(f"{self.objects}/tmp", recursive=True)
             self.fs.create_dir(final.rsplit("/", 1)[0], recursive=True)
@@ -141,8 +151,33 @@ class Remote:
         return hasher.hexdigest(), size
 
     def push(self, local: LocalStore, digests: Iterable[str]) -> TransferReport:
-        """Upload the objects the remote lacks, ``jobs`` at a time."""
+        """Upload the objects the remote lacks, ``jobs`` at a time (first removing the
+        temporary files killed pushes left)."""
+        if self._folders:
+            self.remove_stale_tmp()
         return self._run(self._upload, local, digests, "push")
+
+    def remove_stale_tmp(self) -> list[str]:
+        """Delete the ``objects/tmp/`` files of pushes that died: a writer of this machine
+        that provably no longer runs, or any file idle for ``STALE_TMP_SECONDS``. A file of
+        a live push (here or elsewhere) is never touched. Returns the paths deleted."""
+        import pyarrow.fs as pafs
+
+        selector = pafs.FileSelector(f"{self.objects}/tmp", allow_not_found=True)
+        try:
+            infos = self.fs.get_file_info(selector)
+        except OSError as exc:  # e.g. no permission to list: the push itself may still work
+            log.warning("cannot list %s/tmp on %s: %s", self.objects, self.uri, exc)
+            return []
+        now, removed = time.time(), []
+        for info in infos:
+            if info.type == pafs.FileType.File and _stale_tmp(info.base_name, info.mtime, now):
+                with contextlib.suppress(OSError):  # another push removed it first
+                    self.fs.delete_file(info.path)
+                    removed.append(info.path)
+        if removed:
+            log.info("removed %d temporary files killed pushes left on %s", len(removed), self.uri)
+        return removed
 
     # -- pull ------------------------------------------------------------------
 
@@ -209,3 +244,12 @@ class Remote:
             len(report.failed),
         )
         return report
+
+
+def _stale_tmp(name: str, mtime: object, now: float) -> bool:
+    """``DIGEST.WRITER.RANDOM.tmp`` whose writer is provably gone, or any name idle too long."""
+    parts = name.split(".")
+    if len(parts) == 4 and parts[3] == "tmp" and procid.gone(parts[1]):
+        return True
+    stamp = getattr(mtime, "timestamp", None)  # a datetime, or None where the filesystem has none
+    return stamp is not None and now - stamp() > STALE_TMP_SECONDS
