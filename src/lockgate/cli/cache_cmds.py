@@ -109,16 +109,25 @@ def export(obj: Obj, artifact: str, path: Path) -> None:
 @click.option("-n", "--dry-run", is_flag=True, help="Say what would be removed.")
 @click.option("--all-commits", is_flag=True, help="Keep what any git commit's lock files refer to.")
 @click.option("--keep-run-cache", is_flag=True, help="Keep every object the run-cache refers to.")
+@click.option("--no-wait", is_flag=True, help="Fail at once if a run holds the repository.")
 @click.pass_obj
-def gc(obj: Obj, dry_run: bool, all_commits: bool, keep_run_cache: bool) -> None:
-    """Remove cached objects that no lock file or registry refers to."""
+def gc(obj: Obj, dry_run: bool, all_commits: bool, keep_run_cache: bool, no_wait: bool) -> None:
+    """Remove cached objects that no lock file or registry refers to.
+
+    A run stores its outputs before its lock file names them, so gc holds the
+    repository lock: it waits for a running `lockgate run` to finish (exit 1 at
+    once with --no-wait), and a run started meanwhile waits for gc."""
     from lockgate.executor.repolock import repo_lock
     from lockgate.reachable import objects_of, referenced_records
     from lockgate.runcache import RunCache
 
+    def waiting(holder: str) -> None:
+        click.echo(f"waiting for {holder or 'another lockgate command'} to finish: it holds the "
+                   "repository lock...", err=True)
+
     project = obj.project
     store = _store(obj)
-    with repo_lock(project.state_dir, wait=False):
+    with repo_lock(project.state_dir, wait=not no_wait, on_wait=waiting):
         records = referenced_records(project, all_commits=all_commits, run_cache=keep_run_cache,
                                      experiments=True)
         keep = objects_of(records, store)

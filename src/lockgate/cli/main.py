@@ -90,6 +90,7 @@ COMMAND_MODULES = [
     "lockgate.cli.run_cmds",
     "lockgate.cli.cache_cmds",
     "lockgate.cli.data_cmds",
+    "lockgate.cli.verify_cmd",
     "lockgate.cli.exp_cmds",
     "lockgate.cli.drift_cmd",
     "lockgate.cli.registry_cmds",

@@ -125,8 +125,13 @@ class Effects:
             return []
         position = {r.get("hash"): i for i, r in enumerate(records)}
         redone = []
-        for name in {*registry_names(self.root), *(r.get("model") for r in records if r.get("model"))}:
-            registry = Registry.open(self.root, str(name))
+        from lockgate.errors import LockgateError
+
+        for name in sorted({*registry_names(self.root), *(str(r["model"]) for r in records if r.get("model"))}):
+            try:
+                registry = Registry.open(self.root, name)
+            except LockgateError:
+                continue  # a broken registry file: the stage that needs it says so
             if registry.audit and registry.audit not in position:
                 continue  # the log lost the anchor: `audit verify` reports it
             start = position.get(registry.audit, -1) + 1

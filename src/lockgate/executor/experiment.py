@@ -266,7 +266,7 @@ def restore_outputs(project: Any, pipelines: list[str], lock_of: Any) -> list[st
                     continue
                 for path, record in entry.outputs.items():
                     target = project.root / path
-                    if target.exists() and stats.hash_path(target)[0] == record.get("digest"):
+                    if target.exists() and stats.hash_path(target, links=True)[0] == record.get("digest"):
                         continue
                     if not workspace._stored(_ref(record)):
                         continue

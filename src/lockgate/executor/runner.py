@@ -205,12 +205,15 @@ class Runner:
                     self._end(state, name, Outcome.CANCELLED,
                               message="not started: another stage failed (--keep-going runs the rest)")
         except KeyboardInterrupt:
-            self.executor.cancel_running()
+            for future in running:
+                future.cancel()  # a job still queued never starts
+            self.executor.cancel_running()  # nor does one a worker is picking up right now
             for future, job in running.items():
-                if future.done() and not future.cancelled():
-                    self._finish(state, job, future)
+                ended = future.done() and not future.cancelled()
+                # a job the interrupt stopped, or kept from starting, is cancelled, not failed
+                if ended and not (future.exception() is None and getattr(future.result(), "cancelled", False)):
+                    self._finish(state, job, future)  # it ended on its own before the interrupt
                 else:
-                    future.cancel()
                     self._end(state, job.name, Outcome.CANCELLED, message="interrupted")
             for name in sorted(pending - set(state.outcomes), key=rank.__getitem__):
                 self._end(state, name, Outcome.CANCELLED, message="interrupted")
@@ -337,11 +340,24 @@ class Runner:
             if self.options.dry_run:
                 state.stale.add(name)
                 self._end(state, name, Outcome.STALE, reasons=reasons)
+            elif not self._restored(name, locked.outputs, what):
+                return False  # a stored copy was corrupt (now dropped): run the stage instead
             else:
-                self.workspace.restore(locked.outputs, what)
                 self._end(state, name, Outcome.RESTORED, reasons=reasons)
             return True
         return False
+
+    def _restored(self, name: str, outputs: dict[str, dict[str, Any]], paths: list[str]) -> bool:
+        """Copy outputs back from the store; False (with a warning) when an object turns out
+        corrupt or missing on the way: the caller runs the stage instead of aborting."""
+        from lockgate.errors import StoreError
+
+        try:
+            self.workspace.restore(outputs, paths)
+        except StoreError as exc:
+            log.warning("stage '%s': cannot restore its outputs (%s); running it instead", name, exc)
+            return False
+        return True
 
     def _restore(self, state: _State, name: str, record: Record, locked: StageLock | None,
                  decisions: list[Decision]) -> bool:
@@ -358,7 +374,8 @@ class Runner:
             state.stale.add(name)
             self._end(state, name, Outcome.STALE, reasons=[*explain(record, locked), "restorable from run-cache"])
             return True
-        self.workspace.restore(hit["outputs"], what)
+        if not self._restored(name, hit["outputs"], what):
+            return False
         self._record(state, name, record, hit["outputs"], hit.get("metrics", {}),
                      float(hit.get("duration", 0.0)), decisions)
         self._end(state, name, Outcome.RESTORED, reasons=explain(record, locked))
@@ -404,10 +421,15 @@ class Runner:
     def _submit(self, state, name, record, job_inputs, input_paths, decisions, rebuild=False):
         stage = state.pipeline.stages[name]
         log_path = self.logs / state.pipeline.name / f"{name}.log"
+        try:
+            extra = self._job_extra(state, stage)
+        except LockgateError as exc:  # e.g. a registry file that cannot be read
+            self._end(state, name, Outcome.FAILED, message=str(exc))
+            return None
         job = Job(
             stage=stage, root=str(self.root), cache_dir=str(self.cache_dir), log_path=str(log_path),
             inputs=job_inputs, deps=dict(record.deps), input_paths=input_paths,
-            input_digests=dict(record.inputs), extra=self._job_extra(state, stage),
+            input_digests=dict(record.inputs), extra=extra,
         )
         self.on_event(RunEvent(state.pipeline.name, name, "start"))
         future = self.executor.submit(run_job, job, resources=stage.resources or None)
@@ -442,6 +464,8 @@ class Runner:
         log.warning("stage '%s': a cached input was corrupt; rebuilding %s", job.name, ", ".join(producers))
         for name in (*producers, job.name):
             state.outcomes.pop(name, None)
+        # run them whatever their lock says: the record itself may be what is wrong
+        state.forced = state.forced | frozenset(producers)
         return producers
 
     def _finish(self, state: _State, running: _Running, future: Future) -> bool:

@@ -80,10 +80,10 @@ class Workspace:
             artifact = resolve_artifact(name, stage, known) or name
             if artifact in pipeline.inputs:
                 path = pipeline.inputs[artifact]
-                if self.keep_data:
+                if self.keep_data and self._inside(path):
                     self.data[path] = self.store_data(path)
                     digest = str(self.data[path]["digest"])
-                else:
+                else:  # status; or shared data outside the repository: read-only, hashed, never stored
                     digest = self.path_digest(path)
                 inputs[arg] = digest
                 input_paths[path] = digest
@@ -131,8 +131,7 @@ class Workspace:
             if not self._stored(ref):
                 return "missing", [name]
             if stage.kind == "cmd" and name in (*stage.outs, *stage.metrics):
-                target = self.root / name
-                if not target.exists() or self.stats.hash_path(target)[0] != ref.digest:
+                if self.output_digest(name) != ref.digest:
                     to_restore.append(name)
         return ("restore", to_restore) if to_restore else ("ok", [])
 
@@ -148,22 +147,29 @@ class Workspace:
                 return False
         return True
 
+    def output_digest(self, rel: str) -> str | None:
+        """The digest of a ``cmd`` output path as the workspace holds it (a symlink as
+        the link, never what it points to); None when it is missing, or lies in a
+        folder that resolves outside the repository (never read there)."""
+        import os
+
+        from lockgate.store.artifacts import outside_root
+
+        target = self.root / rel
+        if not os.path.lexists(target) or outside_root(target.parent, self.root):
+            return None
+        return str(self.stats.hash_path(target, links=True)[0])
+
     def restore(self, outputs: dict[str, dict[str, Any]], paths: list[str]) -> None:
-        from lockgate.store.artifacts import ArtifactRef, restore_file, restore_tree
+        """Put recorded outputs back from the store, each exactly as recorded (files,
+        folders pruned to their manifest, symlinks as links). Never writes, deletes or
+        follows a link outside the repository: a StoreError says which link is in the way."""
+        from lockgate.store.artifacts import ArtifactRef, restore_output
 
         for path in paths:
             ref = ArtifactRef.from_record(outputs[path])
             target = self.root / path
-            if ref.kind == "tree":
-                if target.exists() and not target.is_dir():
-                    target.unlink()  # a file where the folder output belongs
-                restore_tree(self.store, ref, target, prune=True)
-            else:
-                if target.is_dir():
-                    import shutil
-
-                    shutil.rmtree(target)
-                restore_file(self.store, ref, target)
+            restore_output(self.store, ref, target, root=self.root)
             self.stats.forget(target) if hasattr(self.stats, "forget") else None
 
 
@@ -173,8 +179,9 @@ class Workspace:
         """Hash a data file or folder and keep its bytes in the store (DVC's ``dvc add``):
         the artifact record of ``rel``. A file the stat cache knows, whose object is
         stored, costs no read; any other is read once, copied into the store while it
-        is hashed."""
-        from lockgate.hashing import FolderEntry, canonical_json
+        is hashed. A symlink inside a folder is kept as a link (its target text): what
+        it points to is never read nor stored."""
+        from lockgate.hashing import canonical_json
 
         target = self.root / rel
         if not target.exists():
@@ -182,13 +189,26 @@ class Workspace:
         if not target.is_dir():
             digest = self._store_file(target)
             return {"kind": "file", "digest": digest, "meta": {"size": target.stat().st_size}}
-        from lockgate.hashing import folder_entries
+        import os
 
-        entries = folder_entries(target, self._store_file)
-        manifest = [FolderEntry(e.path, e.hash, e.size).to_dict() for e in entries]
+        from lockgate.hashing import folder_entries
+        from lockgate.store.artifacts import tree_meta
+
+        entries = folder_entries(target, self._store_file)  # a link inside: its text, not followed
+        for entry in entries:
+            if entry.link is not None:
+                self.store.put_bytes(os.fsencode(entry.link), entry.hash)
+        manifest = [entry.to_dict() for entry in entries]
         digest = self.store.put_bytes(canonical_json(manifest))
-        return {"kind": "tree", "digest": digest,
-                "meta": {"files": len(entries), "size": sum(e.size for e in entries)}}
+        return {"kind": "tree", "digest": digest, "meta": tree_meta(entries)}
+
+    def _inside(self, rel: str) -> bool:
+        """Whether ``rel`` (after following links) lies in the repository: only then are its
+        bytes copied into the cache."""
+        import os
+
+        real = Path(os.path.realpath(self.root / rel))
+        return real.is_relative_to(Path(os.path.realpath(self.root)))
 
     def _store_file(self, path: str | Path) -> str:
         digest = self.stats.hash_file(path, hasher=lambda p: self.store.put_file(p))

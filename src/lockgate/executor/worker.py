@@ -58,10 +58,15 @@ class JobResult:
     log_tail: str = ""
     effects: list[dict[str, Any]] = field(default_factory=list)  # e.g. a promotion to record
     corrupt_inputs: list[str] = field(default_factory=list)  # arguments whose object was corrupt
+    cancelled: bool = False  # not started, or stopped, because the run was interrupted
 
 
 class StageFailure(Exception):
     """The stage itself failed; the message is shown to the user as is."""
+
+
+class Interrupted(StageFailure):
+    """The run was interrupted: the stage did not start, or was stopped."""
 
 
 class CorruptInput(StageFailure):
@@ -73,28 +78,99 @@ class CorruptInput(StageFailure):
 
 
 # -- running subprocesses, so Ctrl-C can stop them ------------------------------------
+#
+# Each command runs under a supervisor (executor.supervisor) that leads its own process
+# group: the group's id is the supervisor's pid. Invariant: a process is in _RUNNING
+# from before it starts until after its group was killed, and it is reaped only once it
+# left _RUNNING; so a group signalled under _RUNNING_LOCK is never one whose id the
+# kernel could have given to another process.
 
 _RUNNING: set[subprocess.Popen] = set()
-_RUNNING_LOCK = threading.Lock()
+_RUNNING_LOCK = threading.Condition()  # notified when a process leaves _RUNNING
+_STOPPED = [False]  # under _RUNNING_LOCK: the run was interrupted; no stage may start
 
 
-def terminate_running(grace: float = 3.0) -> None:
-    """Stop every shell stage this process started (SIGTERM to its group, then SIGKILL)."""
+def terminate_running(grace: float = 3.0, *, refuse_new: bool = False) -> None:
+    """Stop every shell stage this process started (SIGTERM to its group, then SIGKILL
+    after ``grace`` seconds). With ``refuse_new`` (an interrupted run), no stage starts
+    from now on, not even one a pool thread is picking up at this very moment, until
+    :func:`accept_new_stages`."""
     with _RUNNING_LOCK:
+        if refuse_new:
+            _STOPPED[0] = True
         procs = list(_RUNNING)
-    for proc in procs:
-        _signal_group(proc, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for proc in procs:
-        try:
-            proc.wait(max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        for proc in procs:
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while (left := [p for p in procs if p in _RUNNING]) and (wait := deadline - time.monotonic()) > 0:
+            _RUNNING_LOCK.wait(wait)
+        for proc in left:
             _signal_group(proc, signal.SIGKILL)
+
+
+def accept_new_stages() -> None:
+    """A new run begins (`watch` runs many in one process): stages may start again."""
+    with _RUNNING_LOCK:
+        _STOPPED[0] = False
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def _refuse_if_stopped() -> None:
+    if _STOPPED[0]:
+        raise Interrupted("not started: the run was interrupted")
+
+
+def _spawn(command: str, job: Job, log: Any, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+    """Start ``command`` under a supervisor, registered (and recorded under .lockgate/, see
+    executor.leftovers) before it can run; ``(process, record path)``."""
+    from lockgate.executor import leftovers, supervisor
+
+    with _RUNNING_LOCK:  # the same lock as the interrupt's: a start either precedes it or never happens
+        _refuse_if_stopped()
+        token, record = leftovers.remember(Path(job.cache_dir).parent)
+        try:
+            proc = subprocess.Popen(
+                supervisor.command_argv(command), cwd=job.root, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env={**env, leftovers.RUN_ID_VAR: token}, start_new_session=True,
+            )
+        except BaseException:
+            leftovers.forget(record)
+            raise
+        _RUNNING.add(proc)
+    return proc, record
+
+
+def _wait(proc: subprocess.Popen, record: Path) -> int:
+    """Wait for the supervisor's exit; kill what is left of its group; its exit code."""
+    from lockgate.executor import leftovers
+
+    lost = False
+    try:
+        if hasattr(os, "waitid"):  # wait without reaping: the pid (and group id) stays taken
+            try:
+                os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+            except ChildProcessError:  # reaped by other code of this process (a `call` stage's os.wait())
+                lost = True
+        else:
+            proc.wait()
+    finally:
+        with _RUNNING_LOCK:
+            # A stage ends when its shell does: a background process it left behind would
+            # otherwise write an output after the stage was recorded (Bazel kills it too).
+            if hasattr(os, "waitid"):
+                _signal_group(proc, signal.SIGKILL)
+            _RUNNING.discard(proc)
+            _RUNNING_LOCK.notify_all()
+    code = proc.wait()  # 0 when already reaped elsewhere: never trusted then
+    leftovers.forget(record)
+    if lost:
+        raise StageFailure("lockgate lost the command's exit status (other code in this process "
+                           "waited for it); its outputs are not recorded; run again")
+    return code
 
 
 # -- per-thread stdout/stderr, so a `call` stage's prints land in its own log ----------
@@ -174,6 +250,7 @@ def run_job(job: Job) -> JobResult:
     result = JobResult(ok=False)
     with open(log_path, "w", encoding="utf-8", errors="replace") as log:
         try:
+            _refuse_if_stopped()  # a job a pool thread picked up as Ctrl-C arrived
             if job.stage.kind == "cmd":
                 _run_cmd(job, log, store, stats, result)
             else:
@@ -181,6 +258,9 @@ def run_job(job: Job) -> JobResult:
                     _run_python(job, store, result)
             _check_unchanged(job, stats)
             result.ok = True
+        except Interrupted as exc:
+            result.error = str(exc)
+            result.cancelled = True
         except CorruptInput as exc:
             result.error = str(exc)
             result.corrupt_inputs.append(exc.arg)
@@ -192,10 +272,25 @@ def run_job(job: Job) -> JobResult:
         except Exception as exc:  # the user's code raised: show its own traceback in the log
             log.write(_user_traceback(exc))
             result.error = f"{type(exc).__name__}: {exc}"
+        except (SystemExit, KeyboardInterrupt) as exc:  # the user's code tried to end lockgate
+            if isinstance(exc, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+                raise  # a real Ctrl-C: signal handlers run in the main thread only
+            log.write(_user_traceback(exc))
+            result.error = _ended_process(job, exc)
         finally:
             log.flush()
             stats.close()
     return _finish(result, start, log_path)
+
+
+def _ended_process(job: Job, exc: BaseException) -> str:
+    """``sys.exit()`` or ``raise KeyboardInterrupt`` in a stage's code: a failure of that
+    stage, said in the user's words; never lockgate's own exit (0 would read as success)."""
+    what = f"the function {job.stage.run}" if job.stage.kind == "call" else f"the step '{job.stage.run}'"
+    if isinstance(exc, SystemExit):
+        code = "" if exc.code is None else repr(exc.code)
+        return f"{what} called sys.exit({code}); raise an exception to fail a stage"
+    return f"{what} raised KeyboardInterrupt; raise another exception to fail a stage"
 
 
 def _finish(result: JobResult, start: float, log_path: Path) -> JobResult:
@@ -251,34 +346,38 @@ def _run_cmd(job: Job, log: Any, store: Any, stats: Any, result: JobResult) -> N
     for command in commands:
         log.write(f"$ {command}\n")
         log.flush()
-        proc = subprocess.Popen(
-            command, shell=True, cwd=job.root, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-        )
-        with _RUNNING_LOCK:
-            _RUNNING.add(proc)
-        try:
-            code = proc.wait()
-        finally:
-            with _RUNNING_LOCK:
-                _RUNNING.discard(proc)
-        if code != 0:
+        proc, record = _spawn(command, job, log, env)
+        code = _wait(proc, record)
+        if code != 0:  # outputs count only after an exit 0 that lockgate itself saw
             how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            if _STOPPED[0]:
+                raise Interrupted(f"interrupted: command {how}: {command}")
             raise StageFailure(f"command {how}: {command}")
     _collect_cmd_outputs(job, store, stats, result)
 
 
 def _collect_cmd_outputs(job: Job, store: Any, stats: Any, result: JobResult) -> None:
-    from lockgate.store.artifacts import save_file, save_tree
+    """Store each output as the command left it. A symlink (the output path itself, or
+    anywhere in an output folder) is stored as the link, never as what it points to,
+    so nothing outside the repository is read; an output that lies in a folder
+    resolving outside the repository, or a metrics file linking out of it, fails."""
+    from lockgate.store.artifacts import outside_root, save_file, save_link, save_tree
 
     root = Path(job.root)
     stage = job.stage
     for path in (*stage.outs, *stage.metrics):
         target = root / path
-        if not target.exists():
+        if not os.path.lexists(target):
             raise StageFailure(f"the command did not write '{path}', which the stage lists as an output")
-        digest, kind = stats.hash_path(target)
-        if kind == "file":
+        where = outside_root(target.parent, root) or (
+            outside_root(target, root) if path in stage.metrics else None)
+        if where:
+            raise StageFailure(
+                f"output '{path}': {where}; lockgate keeps outputs inside the repository only")
+        digest, kind = stats.hash_path(target, links=True)
+        if kind == "link":
+            ref = save_link(store, target)
+        elif kind == "file":
             ref = save_file(store, target, digest)
         else:
             ref = save_tree(store, target, stats.hash_file)
@@ -392,25 +491,49 @@ def _load_input(store: Any, record: dict[str, Any], root: str) -> Any:
             return read_table(Path(root) / record["path"])
         except TableFileError as exc:
             raise StageFailure(str(exc)) from None
-    return load_any(store, ArtifactRef.from_record(record))
+    ref = ArtifactRef.from_record(record)
+    if ref.kind == "table":  # verify on read: a lock record naming another table's object
+        from lockgate.store.artifacts import load_table
+
+        return load_table(store, ref, check_digest=True)
+    return load_any(store, ref)
 
 
-def _wants_arrow(func: Any, arg: str) -> bool:
+def _wants(func: Any, arg: str) -> str:
+    """What the parameter's annotation asks a table to be: "arrow", "pandas-frame",
+    "pandas-series", "polars", or "" (no annotation)."""
     try:
         annotation = inspect.signature(func).parameters[arg].annotation
     except (KeyError, TypeError, ValueError):
-        return False
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__module__", "")
-    return "pyarrow" in str(text) or str(text).startswith("pa.")
+        return ""
+    if annotation is inspect.Parameter.empty:
+        return ""
+    text = annotation if isinstance(annotation, str) else \
+        f"{getattr(annotation, '__module__', '')}.{getattr(annotation, '__qualname__', '')}"
+    if "pyarrow" in text or text.startswith("pa."):
+        return "arrow"
+    if "pandas" in text or text.startswith("pd."):
+        return "pandas-series" if text.endswith("Series") else "pandas-frame"
+    return "polars"
 
 
 def _as_requested(value: Any, func: Any, arg: str) -> Any:
-    """Tables arrive as polars DataFrames unless the parameter is annotated pyarrow."""
-    if type(value).__module__.startswith("pyarrow") and not _wants_arrow(func, arg):
-        import polars as pl
+    """Tables arrive as polars DataFrames, as pyarrow Tables when the parameter is
+    annotated pyarrow, and as pandas when it is annotated pandas (a DataFrame, or a
+    Series) or, unannotated, when the table was a pandas value when stored (Kedro's
+    nodes). pandas is imported only then."""
+    if not type(value).__module__.startswith("pyarrow"):
+        return value
+    from lockgate.tables import came_from_pandas, drop_pandas_index, to_pandas
 
-        return pl.from_arrow(value)
-    return value
+    wants = _wants(func, arg)
+    if wants == "arrow":
+        return value
+    if wants.startswith("pandas") or (not wants and came_from_pandas(value)):
+        return to_pandas(value, wants.partition("-")[2])
+    import polars as pl
+
+    return pl.from_arrow(drop_pandas_index(value))
 
 
 def _run_python(job: Job, store: Any, result: JobResult) -> None:
@@ -438,12 +561,13 @@ def _run_python(job: Job, store: Any, result: JobResult) -> None:
 
 def _load_inputs(job: Job, store: Any) -> dict[str, Any]:
     from lockgate.errors import CorruptObject
+    from lockgate.store.artifacts import WrongRecord
 
     inputs = {}
     for arg, rec in job.inputs.items():
         try:
             inputs[arg] = _load_input(store, rec, job.root)
-        except CorruptObject:
+        except (CorruptObject, WrongRecord):
             raise CorruptInput(arg) from None
     return inputs
 
@@ -480,10 +604,16 @@ def _split_returns(stage: Stage, value: Any) -> dict[str, Any]:
 def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
     from lockgate.steps.base import ModelArtifact
     from lockgate.store.artifacts import StoreError, save_any, save_model
+    from lockgate.tables import TableFileError
 
     for name, item in _split_returns(job.stage, value).items():
         if item is None:
             raise StageFailure(f"output '{name}' is None; return a table, a dict of metrics or a model")
+        if not _storable(item):
+            raise StageFailure(
+                f"output '{name}' is a {type(item).__module__}.{type(item).__qualname__}, which lockgate "
+                "cannot store: return a table (polars/pyarrow), a dict (metrics or JSON), a list, or a "
+                "fitted model (an object with predict/transform)")
         try:
             if isinstance(item, dict):
                 item = _json_safe(item, name)
@@ -492,12 +622,26 @@ def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
                                  training_data_hash=item.training_data_hash)
             else:
                 ref = save_any(store, item)
-        except StoreError as exc:
+        except (StoreError, TableFileError) as exc:
             raise StageFailure(f"cannot store output '{name}': {exc}") from None
         result.outputs[name] = ref.to_record()
         summary = numeric_values(item) if isinstance(item, dict) else None
         if summary:
             result.metrics[name] = summary
+
+
+def _storable(item: Any) -> bool:
+    """A value lockgate knows how to store: a table, JSON, or something model-like (stored
+    with skops); anything else (a number, a string, a generator, an open file) is a
+    mistake to report, not a 'model' to pickle."""
+    from lockgate.steps.base import ModelArtifact
+
+    module = type(item).__module__
+    if isinstance(item, (dict, list, ModelArtifact)) or module.startswith(("polars", "pyarrow")):
+        return True
+    if module.startswith(("pandas", "numpy")):  # data, never a "model": only frames and series are tables
+        return type(item).__name__ in ("DataFrame", "Series")
+    return any(callable(getattr(item, m, None)) for m in ("predict", "predict_proba", "transform", "fit"))
 
 
 def _json_safe(value: Any, name: str) -> Any:

@@ -15,6 +15,7 @@ from lockgate.spec.names import BUILTIN_STEPS
 
 STEP_VERSIONS: dict[str, str] = {name: "1" for name in BUILTIN_STEPS} | {
     "promote": "2",  # records nested metrics (dvclive-style) in the registry, not only top-level numbers
+    "validate": "2",  # not_null counts NaN in float columns (nan_is_null)
 }
 
 

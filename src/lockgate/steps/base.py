@@ -55,11 +55,14 @@ def columns_or_fail(table: Any, wanted: list[str], what: str) -> None:
 
 
 def to_polars(table: Any) -> Any:
+    """A polars DataFrame; the index columns pandas leaves in a table it wrote
+    (``__index_level_0__``) are not data, so they are dropped."""
     import polars as pl
 
-    if isinstance(table, pl.DataFrame):
-        return table
-    return pl.from_arrow(table)
+    if not isinstance(table, pl.DataFrame):
+        table = pl.from_arrow(table)
+    index = [c for c in table.columns if c.startswith("__index_level_")]
+    return table.drop(index) if index else table
 
 
 def numeric_values(value: dict[str, Any]) -> dict[str, Any]:

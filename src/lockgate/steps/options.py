@@ -117,7 +117,10 @@ class ValidateOptions(_Options):
     columns: dict[str, Literal["int", "float", "number", "string", "bool", "date", "datetime", "any"]] = Field(
         default_factory=dict, description="Required columns and their types."
     )
-    not_null: list[str] = Field(default_factory=list)
+    not_null: list[str] = Field(default_factory=list, description="Columns with no missing values.")
+    nan_is_null: bool = Field(
+        True, description="NaN in a float column counts as missing for not_null (false: only nulls do)."
+    )
     ranges: dict[str, Range] = Field(default_factory=dict)
     allowed: dict[str, list[Any]] = Field(default_factory=dict)
     unique: list[str] = Field(default_factory=list)

@@ -15,7 +15,10 @@ Formats:
 
 * table: Arrow IPC file format, zstd-compressed, chunks combined first.
 * metrics / json: ``canonical_json`` bytes (so the object key is the digest).
-* tree: the manifest's ``canonical_json`` bytes, each file a blob of its own.
+* tree: the manifest's ``canonical_json`` bytes, each file a blob of its own;
+  a symlink in it is kept as a link, its target text being its blob.
+* file that is a symlink (an output path that is itself a link): the
+  ``canonical_json`` bytes of ``{"link": target}``, with ``meta["link"]``.
 * model: an Arrow IPC file with one ``large_binary`` column ``skops`` holding
   one ``skops.io.dumps`` payload, and schema metadata ``lockgate.format`` and
   ``lockgate.model`` (JSON: class path, library versions, feature names,
@@ -26,6 +29,9 @@ Formats:
   its dependents fresh. Loading checks ``skops.io.get_untrusted_types``
   and refuses (``UntrustedModel``) any type not trusted by skops or by the
   caller, never falling back to plain pickle.
+
+Restoring never writes, removes or follows anything outside the repository
+through a symlink (see ``restore_output``).
 
 Trust policy. skops deliberately leaves tree internals untrusted (a crafted
 node array can crash ``predict``: skops PR #535), which would make every
@@ -64,6 +70,8 @@ from lockgate.hashing import (
     hash_file,
     hash_table,
     is_digest,
+    link_digest,
+    walk_tree,
 )
 from lockgate.store.base import ObjectStore
 
@@ -114,6 +122,11 @@ class ArtifactRef:
         return cls(kind, digest, obj, dict(record.get("meta") or {}))  # type: ignore[arg-type]
 
 
+class WrongRecord(StoreError):
+    """A record whose object is intact but holds something else than its digest names
+    (a hand-edited or tampered lock): the producer is rebuilt, never trusted."""
+
+
 def _expect(ref: ArtifactRef, *kinds: str) -> None:
     if ref.kind not in kinds:
         raise StoreError(f"artifact {ref.digest[:12]} is a {ref.kind}, not a {' or '.join(kinds)}")
@@ -159,7 +172,7 @@ def load_table(store: ObjectStore, ref: ArtifactRef, *, check_digest: bool = Fal
     _expect(ref, "table")
     table = _read_ipc(store.get_bytes(ref.object), f"table object {ref.object[:12]}")
     if check_digest and hash_table(table) != ref.digest:
-        raise StoreError(
+        raise WrongRecord(
             f"table object {ref.object[:12]} does not hold table {ref.digest[:12]}; "
             "the record is wrong: rerun the stage that produced it"
         )
@@ -234,40 +247,141 @@ def save_file(
     return ArtifactRef("file", obj, obj, {"size": os.stat(path).st_size})
 
 
+def save_link(store: ObjectStore, path: str | os.PathLike[str]) -> ArtifactRef:
+    """Store a symlink standing alone (a ``cmd`` output path that is itself a link)
+    as the canonical record ``{"link": target}``: a ``file`` artifact whose
+    ``meta["link"]`` says to restore it as a link. What it points to is never read."""
+    target = os.readlink(path)
+    digest = store.put_bytes(canonical_json({"link": target}))
+    return ArtifactRef("file", digest, digest, {"link": target})
+
+
+def tree_meta(entries: list[Any]) -> dict[str, Any]:
+    """A folder record's ``meta``: how many files (and links, if any) and their size."""
+    links = sum(1 for e in entries if e.link is not None)
+    meta: dict[str, Any] = {"files": len(entries) - links, "size": sum(e.size for e in entries)}
+    if links:
+        meta["links"] = links
+    return meta
+
+
 def save_tree(
     store: ObjectStore,
     path: str | os.PathLike[str],
     file_hash: Callable[[str], str] = hash_file,
 ) -> ArtifactRef:
     """Store every file of a folder, then its manifest (whose key is the
-    folder's digest, ``hash_tree(path)[0]``)."""
+    folder's digest, ``hash_tree(path)[0]``). A symlink in the folder is stored
+    as its target text (its entry's object), never as what it points to."""
     root = Path(path)
     entries = folder_entries(root, file_hash)
     for entry in entries:
-        store.put_file(root / entry.path, entry.hash)
+        if entry.link is not None:
+            store.put_bytes(os.fsencode(entry.link), entry.hash)
+        else:
+            store.put_file(root / entry.path, entry.hash)
     manifest = [entry.to_dict() for entry in entries]
     digest = store.put_bytes(canonical_json(manifest))
-    meta = {"files": len(entries), "size": sum(e.size for e in entries)}
-    return ArtifactRef("tree", digest, digest, meta)
+    return ArtifactRef("tree", digest, digest, tree_meta(entries))
 
 
 def load_manifest(store: ObjectStore, ref: ArtifactRef) -> list[dict[str, Any]]:
-    """The verified manifest of a stored folder."""
+    """The verified manifest of a stored folder: relative paths only, no path twice,
+    nothing under a link, and each link's hash that of its target text."""
     _expect(ref, "tree")
     manifest: list[dict[str, Any]] = json.loads(store.get_bytes(ref.object))
+    links = {entry["path"] for entry in manifest if "link" in entry}
+    seen: set[str] = set()
     for entry in manifest:
         rel = PurePosixPath(entry["path"])
-        if rel.is_absolute() or ".." in rel.parts:
-            raise StoreError(f"manifest {ref.digest[:12]} has an unsafe path: {entry['path']!r}")
+        problem = ""
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+            problem = "an unsafe path"
+        elif entry["path"] in seen:
+            problem = "a path listed twice"
+        elif links and any(parent.as_posix() in links for parent in rel.parents):
+            problem = "a path under a link"
+        elif "link" in entry and (
+            not isinstance(entry["link"], str)
+            or entry["hash"] != digest_bytes(os.fsencode(entry["link"]))
+        ):
+            problem = "a link whose hash is not that of its target"
+        if problem:
+            raise StoreError(f"manifest {ref.digest[:12]} has {problem}: {entry['path']!r}")
+        seen.add(entry["path"])
     return manifest
 
 
-def restore_file(store: ObjectStore, ref: ArtifactRef | str, dest: str | os.PathLike[str]) -> Path:
+# -- restoring: never write, delete or follow a link out of the repository ----------------
+
+
+def _within(real: str, base: str) -> bool:
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def outside_root(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> str | None:
+    """Why ``path`` (which need not exist) resolves outside ``root``, naming the
+    symlink that leads out (``out/ext is a symlink to /data, outside the repository``);
+    None when it resolves inside. Only symlinks are followed, never created."""
+    base = os.path.realpath(root)
+    if _within(os.path.realpath(path), base):
+        return None
+    top = Path(os.path.abspath(root))
+    try:
+        rel = Path(os.path.abspath(path)).relative_to(top)
+    except ValueError:
+        return f"{path} is outside the repository ({root})"
+    here = top
+    for part in rel.parts:
+        here = here / part
+        if here.is_symlink() and not _within(os.path.realpath(here), base):
+            link = here.relative_to(top).as_posix()
+            return f"{link} is a symlink to {os.readlink(here)}, outside the repository"
+    return f"{rel.as_posix()} resolves to {os.path.realpath(path)}, outside the repository"
+
+
+def _refuse_outside(folder: Path, root: str | os.PathLike[str] | None) -> None:
+    """A StoreError when ``folder`` (where something is to be written or removed)
+    resolves outside ``root``; the message names the link that leads out."""
+    why = outside_root(folder, root) if root is not None else None
+    if why:
+        raise StoreError(
+            f"{why}; lockgate never writes through a link out of the repository "
+            "(remove the link or move the data in, then run again)"
+        )
+
+
+def _clear_folder(dest: Path) -> None:
+    """Remove an empty folder tree standing where a file or link belongs (after a prune);
+    a folder still holding anything is an error, not something to delete."""
+    if not dest.is_dir() or dest.is_symlink():
+        return
+    for folder, _, _ in sorted(os.walk(dest), key=lambda item: -len(item[0])):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            raise StoreError(
+                f"{dest}: a folder that is not empty stands where the stored folder has a file or link"
+            ) from None
+
+
+def restore_file(
+    store: ObjectStore,
+    ref: ArtifactRef | str,
+    dest: str | os.PathLike[str],
+    *,
+    root: str | os.PathLike[str] | None = None,
+) -> Path:
     """Copy an object out to ``dest`` atomically (temp + rename), creating
-    parent folders; the copy is verified and writable."""
+    parent folders; the copy is verified and writable. A symlink at ``dest`` is
+    replaced, never written through. With ``root``, a ``dest`` whose folder
+    resolves outside ``root`` (a parent is a symlink out of it) is refused
+    (StoreError) before anything is created."""
     obj = ref.object if isinstance(ref, ArtifactRef) else ref
     dest = Path(dest)
+    _refuse_outside(dest.parent, root)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _refuse_outside(dest.parent, root)  # a parent swapped for a link meanwhile
     tmp = dest.with_name(f".{dest.name}.lockgate-{uuid.uuid4().hex[:12]}.tmp")
     try:
         store.copy_to(obj, tmp)
@@ -277,26 +391,97 @@ def restore_file(store: ObjectStore, ref: ArtifactRef | str, dest: str | os.Path
     return dest
 
 
-def restore_tree(
-    store: ObjectStore, ref: ArtifactRef, dest: str | os.PathLike[str], *, prune: bool = False
+def restore_link(
+    target: str, dest: str | os.PathLike[str], *, root: str | os.PathLike[str] | None = None
 ) -> Path:
-    """Restore a stored folder's files under ``dest``, each atomically.
+    """Make ``dest`` a symlink to ``target`` (its text as recorded), atomically: a
+    new link renamed over whatever file or link stands there. Nothing is written
+    through ``dest`` or read from ``target``; with ``root``, a ``dest`` whose
+    folder resolves outside it is refused, as in ``restore_file``."""
+    dest = Path(dest)
+    _refuse_outside(dest.parent, root)
+    if dest.is_symlink() and os.readlink(dest) == target:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _refuse_outside(dest.parent, root)
+    tmp = dest.with_name(f".{dest.name}.lockgate-{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        os.symlink(target, tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
 
-    With ``prune``, files under ``dest`` that the manifest does not list are
-    removed (``.git`` and ``.lockgate`` are left alone), so ``dest`` then
-    hashes to ``ref.digest``.
+
+def _prune(dest: Path, wanted: set[str], root: str | os.PathLike[str]) -> None:
+    """Remove the files and links under ``dest`` that ``wanted`` does not list. The
+    walk never enters a symlinked folder, so each path lies under ``dest`` by its own
+    name; a link is removed, never its target; and nothing is removed from a folder
+    that resolves outside ``root``."""
+    for path, _ in walk_tree(dest):
+        if path.relative_to(dest).as_posix() not in wanted:
+            _refuse_outside(path.parent, root)
+            path.unlink()
+
+
+def restore_tree(
+    store: ObjectStore,
+    ref: ArtifactRef,
+    dest: str | os.PathLike[str],
+    *,
+    prune: bool = False,
+    root: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Restore a stored folder's files and links under ``dest``, each atomically.
+
+    With ``prune``, files and links under ``dest`` that the manifest does not
+    list are removed first (``.git`` and ``.lockgate`` are left alone), so
+    ``dest`` then hashes to ``ref.digest``. Nothing is written or removed
+    outside ``root`` (the repository; by default ``dest`` itself): ``dest`` must
+    resolve inside it, a link inside ``dest`` is never entered, and a file whose
+    folder resolves outside it is refused with a StoreError.
     """
     dest = Path(dest)
+    boundary = root if root is not None else dest
     manifest = load_manifest(store, ref)
-    for entry in manifest:
-        restore_file(store, entry["hash"], dest.joinpath(*PurePosixPath(entry["path"]).parts))
+    _refuse_outside(dest, boundary)
     if prune and dest.is_dir():
-        wanted = {entry["path"] for entry in manifest}
-        for extra in folder_entries(dest, file_hash=lambda _: ""):
-            if extra.path not in wanted:
-                (dest / extra.path).unlink()
+        _prune(dest, {entry["path"] for entry in manifest}, boundary)
+    for entry in manifest:
+        target = dest.joinpath(*PurePosixPath(entry["path"]).parts)
+        if prune:
+            _clear_folder(target)
+        if "link" in entry:
+            restore_link(entry["link"], target, root=boundary)
+        else:
+            restore_file(store, entry["hash"], target, root=boundary)
     dest.mkdir(parents=True, exist_ok=True)
     return dest
+
+
+def restore_output(
+    store: ObjectStore, ref: ArtifactRef, dest: str | os.PathLike[str], *, root: str | os.PathLike[str]
+) -> Path:
+    """Put the stored file, folder or link ``ref`` at ``dest`` exactly as it was
+    recorded, replacing whatever stands there (a folder is pruned to its
+    manifest). Nothing outside ``root`` (the repository) is written, removed or
+    followed: a ``dest`` whose folder resolves outside it is a StoreError."""
+    import shutil
+
+    dest = Path(dest)
+    _refuse_outside(dest.parent, root)
+    if ref.kind == "tree":
+        if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+            dest.unlink()  # a link or a file where the folder belongs: the link, not its target
+        return restore_tree(store, ref, dest, prune=True, root=root)
+    if dest.is_dir() and not dest.is_symlink():
+        shutil.rmtree(dest)  # a folder where the file belongs (rmtree never follows links)
+    link = ref.meta.get("link")
+    if link is None:
+        return restore_file(store, ref, dest, root=root)
+    if not isinstance(link, str) or link_digest(link) != ref.digest:
+        raise StoreError(f"artifact {ref.digest[:12]}: its record names a link it does not hold")
+    return restore_link(link, dest, root=root)
 
 
 # -- models ------------------------------------------------------------------------
@@ -511,7 +696,12 @@ def _is_table(value: Any) -> bool:
 
 
 def save_any(store: ObjectStore, value: Any) -> ArtifactRef:
-    """Save by kind: a table, a metrics dict, other JSON (dict/list), else a model."""
+    """Save by kind: a table (pyarrow, polars, pandas), a metrics dict, other JSON
+    (dict/list), else a model."""
+    from lockgate.tables import from_pandas, is_pandas
+
+    if is_pandas(value):
+        return save_table(store, from_pandas(value))
     if _is_table(value):
         return save_table(store, value)
     if isinstance(value, Mapping) and metrics_problem(value) is None:
@@ -539,6 +729,7 @@ __all__ = [
     "KINDS",
     "VETTED_TYPES",
     "ArtifactRef",
+    "WrongRecord",
     "Kind",
     "canonical_skops",
     "decode_model",
@@ -553,14 +744,19 @@ __all__ = [
     "metrics_problem",
     "model_file_metadata",
     "model_metadata",
+    "outside_root",
     "restore_file",
+    "restore_link",
+    "restore_output",
     "restore_tree",
     "save_any",
     "save_file",
     "save_json",
+    "save_link",
     "save_metrics",
     "save_model",
     "save_model_file",
     "save_table",
     "save_tree",
+    "tree_meta",
 ]

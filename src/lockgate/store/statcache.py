@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from lockgate.hashing import hash_file as _hash_file
-from lockgate.hashing import hash_tree
+from lockgate.hashing import hash_tree, link_digest
 
 RACY_WINDOW_NS = 2_000_000_000
 _SCHEMA = """
@@ -61,6 +61,24 @@ class StatCache:
         self.file_hash = file_hash
         self._local = threading.local()
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._connection() as db:
+                db.execute(_SCHEMA)
+            self._known()  # a damaged file fails here, at start-up, not half-way through a run
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(exc)
+
+    def _rebuild(self, exc: Exception) -> None:
+        """A damaged database (a crash, a disk error, a stray write) is only a cache:
+        start a new one, with a warning, instead of failing every command."""
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s is damaged (%s); it is a cache of file hashes: starting a new one", self.db_path, exc)
+        self.close()
+        self.__dict__.pop("_rows", None)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
         with self._connection() as db:
             db.execute(_SCHEMA)
 
@@ -127,8 +145,17 @@ class StatCache:
             self.__dict__["_rows"] = rows
         return rows
 
-    def hash_path(self, path: str | os.PathLike[str]) -> tuple[str, Literal["file", "tree"]]:
-        """The digest of a file, or of a folder's manifest (files via the cache)."""
+    def hash_path(
+        self, path: str | os.PathLike[str], *, links: bool = False
+    ) -> tuple[str, Literal["file", "tree", "link"]]:
+        """The digest of a file, or of a folder's manifest (files via the cache; a
+        symlink inside the folder by its target text, never followed: see
+        ``hashing.walk_tree``). ``path`` itself is followed when it is a symlink (a
+        dependency or data path is what it points to), unless ``links``: then a
+        symlink at ``path`` is hashed as the link (``hashing.link_digest``), as a
+        ``cmd`` stage's output path is kept, and nothing it points to is read."""
+        if links and os.path.islink(path):
+            return link_digest(os.readlink(path)), "link"
         if os.path.isdir(path):
             digest, _ = hash_tree(path, file_hash=self.hash_file)
             return digest, "tree"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from lockgate.steps.base import StepContext, StepFailure, columns_or_fail, to_polars
-from lockgate.steps.builtins.predict import features_of, scores
+from lockgate.steps.builtins.predict import features_of, model_call, scores
 from lockgate.steps.options import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from lockgate.steps.options import EvaluateOptions as Options
 
@@ -38,9 +38,9 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
     task = _task(y, options)
     if task == "regression":
         wanted = options.metrics or list(REGRESSION_METRICS)
-        predicted = np.asarray(model.predict(X), dtype=np.float64)
+        predicted = model_call(model.predict, X, "evaluate").astype(np.float64)
         return {m: float(getattr(kernels, m)(y.astype(np.float64), predicted)) for m in wanted}
-    score = scores(model, X)
+    score = scores(model, X, "evaluate")
     if score is None:
         raise StepFailure("evaluate: classification needs a model with predict_proba")
     y = y.astype(np.int64)

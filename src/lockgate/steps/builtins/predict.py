@@ -19,10 +19,31 @@ def features_of(model: Any, df: Any) -> Any:
     return df.select(names)
 
 
-def scores(model: Any, X: Any) -> np.ndarray | None:
+def model_call(method: Any, X: Any, step: str) -> np.ndarray:
+    """``method(X)`` (predict, predict_proba); the model's own error (a string in a numeric
+    column, a null it cannot take) becomes a StepFailure naming the likely columns."""
+    try:
+        return np.asarray(method(X))
+    except StepFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any estimator's own error, reported as is
+        schema = getattr(X, "schema", {})
+        text = [c for c, t in schema.items() if str(t) in ("String", "Utf8") or str(t).startswith("Categorical")]
+        nulls = [c for c in getattr(X, "columns", []) if X[c].null_count()]
+        hints = []
+        if text:
+            hints.append(f"text columns: {', '.join(text)}")
+        if nulls:
+            hints.append(f"columns with nulls: {', '.join(nulls)}")
+        where = f" ({'; '.join(hints)})" if hints else ""
+        raise StepFailure(f"{step}: the model's {method.__name__} failed on the table{where}: "
+                          f"{type(exc).__name__}: {exc}") from None
+
+
+def scores(model: Any, X: Any, step: str = "predict") -> np.ndarray | None:
     """P(class 1) for a binary classifier; None for a regressor."""
     if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(X))
+        proba = model_call(model.predict_proba, X, step)
         if proba.ndim == 2 and proba.shape[1] == 2:
             return proba[:, 1]
         if proba.ndim == 2 and proba.shape[1] == 1:
@@ -43,4 +64,4 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> Any:
         return df.with_columns(
             pl.Series(options.score_column, score), pl.Series(options.prediction_column, prediction)
         )
-    return df.with_columns(pl.Series(options.prediction_column, np.asarray(model.predict(X))))
+    return df.with_columns(pl.Series(options.prediction_column, model_call(model.predict, X, "predict")))

@@ -13,6 +13,8 @@ from lockgate.steps.options import SplitOptions as Options
 
 def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> tuple[pa.Table, pa.Table]:
     table = inputs["table"]
+    if options.target:  # named, so it must exist, stratified or not
+        columns_or_fail(table, [options.target], "split")
     if options.time_column:
         return _by_time(table, options)
     n = table.num_rows

@@ -34,9 +34,12 @@ def violations(df: Any, options: Options) -> list[str]:
         if present(column) and not _TYPES[kind](df.schema[column]):
             found.append(f"column '{column}' is {df.schema[column]}, expected {kind}")
     for column in filter(present, options.not_null):
-        nulls = df[column].null_count()
-        if nulls:
-            found.append(f"column '{column}': {nulls} null values")
+        values = df[column]
+        nulls = values.null_count()
+        nans = int(values.is_nan().sum()) if options.nan_is_null and values.dtype.is_float() else 0
+        if nulls or nans:
+            what = " and ".join(f"{n} {w}" for n, w in ((nulls, "null"), (nans, "NaN")) if n)
+            found.append(f"column '{column}': {what} values")
     for column, bounds in options.ranges.items():
         if not present(column):
             continue
