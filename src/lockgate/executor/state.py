@@ -88,6 +88,12 @@ class Workspace:
                 inputs[arg] = digest
                 input_paths[path] = digest
                 job_inputs[arg] = {"path": path}
+                read = pipeline.reads.get(artifact)
+                if read:  # how it is read is part of what the stage sees
+                    from lockgate.hashing import hash_value
+
+                    inputs[f"{READ_PREFIX}{arg}"] = hash_value(read)
+                    job_inputs[arg] = {"path": path, "read": read}
             else:
                 producer = pipeline.producers[artifact]
                 records = outputs_of.get(producer)
@@ -95,6 +101,9 @@ class Workspace:
                     raise UpstreamUnknown(producer)
                 inputs[arg] = str(records[artifact]["digest"])
                 job_inputs[arg] = records[artifact]
+                writer = pipeline.stages[producer]
+                if artifact in (*writer.outs, *writer.metrics):  # a file or folder a cmd stage wrote
+                    job_inputs[arg] = {**records[artifact], "written_at": artifact}
         for artifact in expression_artifacts(pipeline, stage):  # what when/gates read
             records = outputs_of.get(pipeline.producers[artifact])
             if records is None:
@@ -128,6 +137,11 @@ class Workspace:
                 ref = ArtifactRef.from_record(rec)
             except StoreError:  # a damaged (hand-edited) lock record: as if missing
                 return "missing", [name]
+            if rec.get("cache") is False or (stage.kind == "cmd" and not stage.cached(name)):
+                # `cache: false`: hashed and recorded, never stored: only the workspace can hold it
+                if self.output_digest(name) != ref.digest:
+                    return "missing", [name]
+                continue
             if not self._stored(ref):
                 return "missing", [name]
             if stage.kind == "cmd" and name in (*stage.outs, *stage.metrics):
@@ -236,6 +250,8 @@ def path_digest(root: Path, rel: str, stats: Any, exclude: tuple[str, ...] = ())
 
 EXPR_PREFIX = "expr:"
 """Inputs read only by when/gates are recorded as ``expr:ARTIFACT``."""
+READ_PREFIX = "read:"
+"""The ``read:`` options of an ``inputs:`` entry an argument reads: ``read:ARG`` -> digest."""
 
 
 def expression_artifacts(pipeline: Pipeline, stage: Stage) -> list[str]:

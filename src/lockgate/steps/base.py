@@ -55,10 +55,16 @@ def columns_or_fail(table: Any, wanted: list[str], what: str) -> None:
 
 
 def to_polars(table: Any) -> Any:
-    """A polars DataFrame; the index columns pandas leaves in a table it wrote
-    (``__index_level_0__``) are not data, so they are dropped."""
+    """A polars DataFrame from polars, pyarrow or pandas (a Series is a one-column table);
+    the index columns pandas leaves in a table it wrote (``__index_level_0__``) are not
+    data, so they are dropped; a named index is a column, as in pandas' parquet files."""
     import polars as pl
 
+    if type(table).__module__.startswith("pandas"):  # only when handed one: pandas is optional
+        import pyarrow as pa
+
+        frame = table.to_frame() if type(table).__name__ == "Series" else table
+        table = pa.Table.from_pandas(frame)
     if not isinstance(table, pl.DataFrame):
         table = pl.from_arrow(table)
     index = [c for c in table.columns if c.startswith("__index_level_")]
@@ -78,3 +84,53 @@ def numeric_values(value: dict[str, Any]) -> dict[str, Any]:
             if inner:
                 out[str(key)] = inner
     return out
+
+
+MODEL_FORMATS = ("skops", "pickle", "joblib", "onnx", "other")
+
+
+def model_file_format(path: Path) -> str:
+    """What a model file a ``cmd`` stage wrote holds, by its suffix and first bytes."""
+    suffix = path.suffix.lower()
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        head = b""
+    if suffix == ".skops" or (head.startswith(b"PK") and suffix not in (".onnx",)):
+        return "skops"
+    if suffix == ".onnx":
+        return "onnx"
+    if suffix == ".joblib":
+        return "joblib"
+    if suffix in (".pkl", ".pickle") or head[:1] == b"\x80":
+        return "pickle"
+    return "other"
+
+
+def load_model_input(value: Any, *, trust_pickle: bool, step: str) -> Any:
+    """A step's ``model`` input: a model from lockgate's cache as is, or a model file a
+    ``cmd`` stage wrote. A skops file loads with skops' trusted types only; a pickle or
+    joblib file runs code when loaded, so only with ``trust_pickle: true``; never silently."""
+    if not isinstance(value, Path):
+        return value
+    fmt = model_file_format(value)
+    if fmt == "skops":
+        import skops.io
+
+        unknown = skops.io.get_untrusted_types(file=value)
+        if unknown:
+            raise StepFailure(f"{step}: {value.name} holds types skops does not trust: "
+                              f"{', '.join(sorted(unknown))}; save it with trusted types")
+        return skops.io.load(value, trusted=[])
+    if fmt in ("pickle", "joblib"):
+        if not trust_pickle:
+            raise StepFailure(
+                f"{step}: {value.name} is a {fmt} file: loading it runs any code it holds. "
+                "If you trust whoever wrote it, set with: {trust_pickle: true}; or save the model "
+                "with skops (.skops), which loads without running code")
+        import joblib
+
+        return joblib.load(value)  # joblib reads plain pickles too
+    raise StepFailure(f"{step}: {value.name} is a {fmt} model file; lockgate's steps score "
+                      "scikit-learn models saved with skops (or pickle/joblib with trust_pickle)")

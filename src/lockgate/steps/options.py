@@ -50,12 +50,17 @@ class TrainOptions(_Options):
     exclude: list[str] = Field(default_factory=list, description="Columns never used as features.")
 
 
+TRUST_PICKLE = ("Load a pickle/joblib model file a cmd stage wrote (loading runs code it holds: "
+                "only for files you trust). skops files need no flag.")
+
+
 class PredictOptions(_Options):
     """Add prediction (and, for classifiers, score) columns to a table."""
 
-    prediction_column: str = "prediction"
-    score_column: str = "score"
+    prediction_column: str = Field("prediction", description="Name of the predicted label (or value) column.")
+    score_column: str = Field("score", description="Name of the probability column (classifiers).")
     threshold: float = Field(0.5, ge=0, le=1, description="Score at or above which the label is 1.")
+    trust_pickle: bool = Field(False, description=TRUST_PICKLE)
 
 
 CLASSIFICATION_METRICS = (
@@ -84,6 +89,7 @@ class EvaluateOptions(_Options):
     ] | None = Field(None, description="Default: every metric of the task.")
     threshold: float = Field(0.5, ge=0, le=1)
     cost: Cost | None = Field(None, description="Adds expected_cost (total and per row).")
+    trust_pickle: bool = Field(False, description=TRUST_PICKLE)
 
 
 class ColumnDrift(_Options):

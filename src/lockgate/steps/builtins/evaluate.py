@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lockgate.steps.base import StepContext, StepFailure, columns_or_fail, to_polars
+from lockgate.steps.base import StepContext, StepFailure, columns_or_fail, load_model_input, to_polars
 from lockgate.steps.builtins.predict import features_of, model_call, scores
 from lockgate.steps.options import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from lockgate.steps.options import EvaluateOptions as Options
@@ -28,7 +28,7 @@ def _task(y: np.ndarray, options: Options) -> str:
 def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str, float]:
     from lockgate import kernels
 
-    model = inputs["model"]
+    model = load_model_input(inputs["model"], trust_pickle=options.trust_pickle, step="evaluate")
     df = to_polars(inputs["table"])
     columns_or_fail(df, [options.target], "evaluate")
     y = df[options.target].to_numpy()

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from lockgate.steps.base import StepContext, StepFailure, columns_or_fail, to_polars
+from lockgate.steps.base import StepContext, StepFailure, columns_or_fail, load_model_input, to_polars
 from lockgate.steps.options import PredictOptions as Options
 
 
@@ -55,7 +55,7 @@ def scores(model: Any, X: Any, step: str = "predict") -> np.ndarray | None:
 def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> Any:
     import polars as pl
 
-    model = inputs["model"]
+    model = load_model_input(inputs["model"], trust_pickle=options.trust_pickle, step="predict")
     df = to_polars(inputs["table"])
     X = features_of(model, df)
     score = scores(model, X)

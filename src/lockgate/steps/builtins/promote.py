@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockgate.steps.base import StepContext, StepFailure, numeric_values
+from lockgate.steps.base import StepContext, StepFailure, model_file_format, numeric_values
 from lockgate.steps.options import PromoteOptions as Options
 
 
 def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str, Any] | None:
-    record = ctx.input_records.get("model", {})
-    if record.get("kind") != "model":
-        raise StepFailure(f"promote: input 'model' is a {record.get('kind', 'path')}, not a model")
+    record = dict(ctx.input_records.get("model", {}))
+    if record.get("kind") == "file" and "written_at" in record:  # a model file a cmd stage wrote
+        written = record.pop("written_at")
+        fmt = model_file_format(ctx.root / written)
+        record["meta"] = {**record.get("meta", {}), "format": fmt, "file": written}
+    elif record.get("kind") != "model":
+        raise StepFailure(f"promote: input 'model' is a {record.get('kind', 'path')}, not a model "
+                          "(a model artifact, or a model file a cmd stage writes: in: {model: model.pkl})")
     metrics = inputs.get("metrics")
     if metrics is not None and not isinstance(metrics, dict):
         raise StepFailure("promote: input 'metrics' must be a metrics artifact (a dict of numbers)")
