@@ -1,7 +1,11 @@
-"""Reading and writing table files: parquet, csv, arrow/feather; a folder is one table.
+"""Reading and writing table files: parquet, csv, arrow/feather, Excel; a folder is one
+table. And pandas values as tables, for ``call`` functions written for pandas.
 
 Used for ``inputs:`` paths, ``lockgate export`` and ``lockgate drift``. pyarrow
-is imported inside the functions so importing this module stays cheap.
+is imported inside the functions, and pandas and the Excel reader only when a
+user's code or data asks for them, so importing this module stays cheap; the
+checks of ``read:`` options (``read_option_problems``) import nothing, so the
+spec loader can run them.
 """
 
 from __future__ import annotations
@@ -9,8 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".arrow", ".feather", ".ipc", ".xlsx", ".xlsm", ".xls")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+from lockgate.spec.reading import (  # the reader options a spec may set, checked when it loads
+    CSV_CONVERT,
+    CSV_OPTIONS,
+    CSV_PARSE,
+    CSV_READ,
+    EXCEL_OPTIONS,
+    EXCEL_SUFFIXES,
+    TABLE_SUFFIXES,
+    table_kind,
+)
 
 
 class TableFileError(ValueError):
@@ -31,11 +43,17 @@ def table_files(path: Path) -> list[Path]:
 def read_table(path: str | Path, options: dict[str, Any] | None = None) -> Any:
     """One pyarrow Table from a file or a folder of files (concatenated in path order).
     ``options`` are the reader's (a CSV's ``delimiter``, ``null_values``, ``skip_rows``,
-    ``column_types``...; an Excel file's ``sheet_name``)."""
+    ``column_types``...; an Excel file's ``sheet_name``); in a folder, each file takes
+    those of its kind."""
     import pyarrow as pa
 
-    files = table_files(Path(path))
-    tables = [_read_one(f, options or {}) for f in files]
+    path = Path(path)
+    files = table_files(path)
+    options = options or {}
+    if path.is_dir():
+        tables = [_read_one(f, _options_for(f, options)) for f in files]
+    else:
+        tables = [_read_one(f, options) for f in files]
     if len(tables) == 1:
         return tables[0]
     try:
@@ -44,12 +62,9 @@ def read_table(path: str | Path, options: dict[str, Any] | None = None) -> Any:
         raise TableFileError(f"{path}: the files in this folder have different columns: {exc}") from None
 
 
-CSV_PARSE = ("delimiter", "quote_char", "escape_char", "newlines_in_values")
-CSV_READ = ("skip_rows", "column_names", "autogenerate_column_names", "encoding")
-CSV_CONVERT = ("null_values", "true_values", "false_values", "column_types", "include_columns",
-               "strings_can_be_null", "decimal_point")
-CSV_OPTIONS = (*CSV_PARSE, *CSV_READ, *CSV_CONVERT)
-EXCEL_OPTIONS = ("sheet_name", "sheet_id", "has_header", "columns")
+def _options_for(path: Path, options: dict[str, Any]) -> dict[str, Any]:
+    known = {"csv": CSV_OPTIONS, "excel": EXCEL_OPTIONS}.get(table_kind(path), ())
+    return {k: v for k, v in options.items() if k in known}
 
 
 def _read_one(path: Path, options: dict[str, Any]) -> Any:
@@ -88,8 +103,13 @@ def _read_csv(path: Path, options: dict[str, Any]) -> Any:
                              f"known: {', '.join(CSV_OPTIONS)}")
     pick = lambda names: {k: options[k] for k in names if k in options}  # noqa: E731
     convert = {"strings_can_be_null": True, **pick(CSV_CONVERT)}
+    if "null_values" in convert:  # added to the usual markers, as pandas' na_values are
+        convert["null_values"] = [*pcsv.ConvertOptions().null_values, *convert["null_values"]]
     if "column_types" in convert:
-        convert["column_types"] = {k: pa.type_for_alias(str(v)) for k, v in convert["column_types"].items()}
+        try:
+            convert["column_types"] = {k: pa.type_for_alias(str(v)) for k, v in convert["column_types"].items()}
+        except (ValueError, KeyError) as exc:
+            raise TableFileError(f"{path}: column_types: {exc}") from None
     return pcsv.read_csv(path, read_options=pcsv.ReadOptions(**pick(CSV_READ)),
                          parse_options=pcsv.ParseOptions(**pick(CSV_PARSE)),
                          convert_options=pcsv.ConvertOptions(**convert))
@@ -165,14 +185,22 @@ def is_pandas(value: Any) -> bool:
 
 def from_pandas(value: Any) -> Any:
     """A pandas DataFrame or Series as a pyarrow Table, as Kedro's ParquetDataset writes it:
-    the index is kept (a RangeIndex as metadata, any other as columns) and a Series is
-    marked, so it comes back as a Series with its name."""
+    the index is kept (the default 0..n-1 as metadata, any other as columns, so the digest
+    sees it: another RangeIndex comes back with its values, as an integer index) and a
+    Series is marked, so it comes back as a Series with its name (None included)."""
     import pyarrow as pa
 
-    kind = b"series" if type(value).__name__ == "Series" else b"frame"
-    frame = value.to_frame(name=value.name if value.name is not None else "value") if kind == b"series" else value
+    kind = b"frame"
+    frame = value
+    if type(value).__name__ == "Series":
+        kind = b"series" if value.name is not None else b"unnamed-series"
+        frame = value.to_frame(name=value.name if value.name is not None else "value")
+    index = frame.index
+    # the default index (0..n-1) as metadata, as pandas writes it; any other as columns, so
+    # it is part of the table's digest (a RangeIndex from 5 is not the same table)
+    plain = type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1 and index.name is None
     try:
-        table = pa.Table.from_pandas(frame, preserve_index=None)
+        table = pa.Table.from_pandas(frame, preserve_index=None if plain else True)
     except (pa.ArrowException, TypeError, ValueError) as exc:
         raise TableFileError(f"a pandas {type(value).__name__} that Arrow cannot hold: {exc}") from None
     return table.replace_schema_metadata({**(table.schema.metadata or {}), PANDAS_KIND: kind})
@@ -187,8 +215,9 @@ def to_pandas(table: Any, want: str = "") -> Any:
     "series" and it has one column besides its index)."""
     frame = table.to_pandas()
     marked = (table.schema.metadata or {}).get(PANDAS_KIND)
-    if want != "frame" and (marked == b"series" or want == "series") and frame.shape[1] == 1:
-        return frame.iloc[:, 0]
+    if want != "frame" and (marked in (b"series", b"unnamed-series") or want == "series") and frame.shape[1] == 1:
+        series = frame.iloc[:, 0]
+        return series.rename(None) if marked == b"unnamed-series" else series
     return frame
 
 
