@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "lockgate"
 # top first; each entry is a top-level module or package of lockgate
 LAYERS: list[set[str]] = [
     {"cli", "__main__", "__init__"},
-    {"reports", "watch", "api"},
+    {"reports", "watch", "api", "porting"},  # porting: converts other tools' projects (writes via executor)
     {"executor"},
     {"store", "lock", "gates", "registry", "audit", "runcache", "reachable", "fingerprint", "tracked",
      "tables", "project", "diff", "merge", "gitrev"},

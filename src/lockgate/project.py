@@ -149,6 +149,9 @@ class Project:
             data = json.loads(self._plan_file(spec).read_text(encoding="utf-8"))
             if data.get("key") != key:
                 return None
+            for file, digest in (data.get("params_files") or {}).items():  # a list, or stages' files
+                if self._params_digest(file) != digest:
+                    return None
             from lockgate.graph.pipeline import Pipeline
 
             return Pipeline.from_dict(data["pipeline"])
@@ -163,10 +166,17 @@ class Project:
         if key is None or not self.state_dir.is_dir():
             return
         try:
-            text = json.dumps({"key": key, "pipeline": pipeline.to_dict()})
+            files = {f: self._params_digest(f) for f in getattr(pipeline, "params_files", ())}
+            text = json.dumps({"key": key, "params_files": files, "pipeline": pipeline.to_dict()})
             atomic_write_text(self._plan_file(spec), text, durable=False)
         except (OSError, TypeError, ValueError):
             pass
+
+    def _params_digest(self, file: str) -> str:
+        from lockgate.hashing import hash_value
+        from lockgate.spec.limits import MAX_SPEC_BYTES
+
+        return hash_value(_small_text(self.root / file, MAX_SPEC_BYTES) or "<unreadable>")
 
     def load_all(self, names: list[str] | tuple[str, ...] = (), overrides=()) -> list:
         """Every named pipeline (all under pipelines/ when none), collecting all spec errors."""

@@ -97,7 +97,7 @@ def objects_of(records: Iterable[dict[str, Any]], store: Any) -> set[str]:
     keys: set[str] = set()
     for rec in records:
         obj = rec.get("object") or rec.get("digest")
-        if not isinstance(obj, str):
+        if not isinstance(obj, str) or rec.get("cache") is False:  # `cache: false`: never stored
             continue
         keys.add(obj)
         if rec.get("kind") == "tree" and store is not None and store.has(obj):

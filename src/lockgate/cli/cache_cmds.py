@@ -216,8 +216,8 @@ def restore_missing(project) -> list[str]:
         lock = LockFile.read(lock_path, lock_path.stem)
         wanted.update(lock.inputs)
         for entry in lock.stages.values():
-            if entry.kind == "cmd":
-                wanted.update(entry.outputs)
+            if entry.kind == "cmd":  # not `cache: false` outputs: never stored, so never restored
+                wanted.update({p: r for p, r in entry.outputs.items() if r.get("cache") is not False})
     store = LocalStore(project.cache_dir)
     with StatCache(project.state_dir / "statcache.db") as stats:
         workspace = Workspace(project.root, stats, store)

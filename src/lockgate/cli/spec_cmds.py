@@ -25,10 +25,27 @@ stages:
 STATE_GITIGNORE = "# lockgate's cache, logs and audit log: never committed\n*\n"
 
 
-@click.command(short_help="Create pipelines/, an example spec and .lockgate/.")
+@click.command(short_help="Create pipelines/, an example spec and .lockgate/ (or convert a dvc.yaml).")
+@click.option("--from-dvc", "from_dvc", is_flag=False, flag_value="", default=None, metavar="[PATH]",
+              help="Convert a dvc.yaml (default: the repository root's) into pipelines/NAME.yaml.")
+@click.option("--name", help="With --from-dvc: the pipeline's name (default: the dvc.yaml's folder).")
+@click.option("--force", is_flag=True, help="With --from-dvc: replace an existing spec of that name.")
 @click.pass_obj
-def init(obj: Obj) -> None:
-    """Create pipelines/, an example spec and .lockgate/ in the current folder."""
+def init(obj: Obj, from_dvc: str | None, name: str | None, force: bool) -> None:
+    """Create pipelines/, an example spec and .lockgate/ in the current folder.
+
+    With --from-dvc, convert a DVC project instead: its dvc.yaml becomes
+    pipelines/NAME.yaml (the scripts run unchanged), the data its .dvc files
+    track is versioned in data.lock when it is here as DVC recorded it, cached
+    outputs go to .gitignore, and everything that could not be carried over is
+    listed, one line each. Nothing is written if the spec exists (--force)."""
+    if from_dvc is not None:
+        _init_from_dvc(obj, from_dvc or None, name, force)
+        return
+    if name or force:
+        from lockgate.errors import UsageError
+
+        raise UsageError("--name and --force go with --from-dvc")
     root = obj.directory
     created = []
     (root / "pipelines").mkdir(exist_ok=True)
@@ -48,6 +65,45 @@ def init(obj: Obj) -> None:
         click.echo("already initialized; nothing to do")
 
 
+def _init_from_dvc(obj: Obj, path: str | None, name: str | None, force: bool) -> None:
+    import sys
+
+    from lockgate.errors import UsageError
+    from lockgate.porting import dvc
+    from lockgate.spec.paths import check_name
+
+    try:
+        root = obj.project.root
+    except UsageError:
+        root = obj.directory.resolve()
+    dvc_yaml = dvc.find_dvc_yaml(root, obj.directory, path)
+    if name is not None and (check_name(name, f"--name {name!r}") or name.startswith(".")):
+        raise UsageError(f"--name {name!r}: use letters, digits, '_' and '-' (it names pipelines/NAME.yaml)")
+    conversion = dvc.convert(root, dvc_yaml, name)
+    written = dvc.write(root, conversion, force=force)
+    click.echo(f"created {written.spec} from {conversion.source}")
+    for path_ in written.versioned:
+        click.echo(f"versioned {path_} in data.lock (it matches its .dvc file)")
+    if written.ignored:
+        click.echo(f"added to .gitignore: {' '.join(written.ignored)}")
+    if conversion.notes:
+        click.echo("not carried over:")
+        for note in conversion.notes:
+            click.echo(f"  {note}")
+    commands = conversion.add_commands()
+    if commands:
+        click.echo("to version the data DVC tracked, once it is here:")
+        for command in commands:
+            click.echo(f"  {command}")
+    if conversion.problems:
+        click.echo(f"the converted spec has {len(conversion.problems)} problem(s); fix them, then "
+                   "`lockgate validate`:", err=True)
+        for problem in conversion.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+    click.echo("next: lockgate validate && lockgate run")
+
+
 @click.command(short_help="Check pipeline specs; exit 2 on any error.")
 @click.argument("pipelines", nargs=-1, metavar="[PIPELINE...]")
 @click.option("-p", "--param", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -58,7 +114,9 @@ def validate(obj: Obj, pipelines: tuple[str, ...], overrides: tuple[str, ...], a
     """Check specs (all under pipelines/ when none is named); exit 2 on any error.
 
     Also checks that every path a stage reads (deps:, inputs:) exists, unless a
-    stage writes it (`run` only fails the stage that needs it)."""
+    stage writes it (`run` only fails the stage that needs it), and that each call
+    stage's in: and with: names fit its function's parameters (read from its
+    source; the module is not imported)."""
     loaded = obj.project.load_all(pipelines, overrides)
     _check_reads(obj.project, loaded)
     if as_json:
@@ -72,15 +130,19 @@ def validate(obj: Obj, pipelines: tuple[str, ...], overrides: tuple[str, ...], a
 
 
 def _check_reads(project, pipelines: list) -> None:
-    """SpecError naming each path read that does not exist and that no stage writes,
-    located in its spec (read again when the pipeline came from the plan cache)."""
+    """SpecError naming each path read that does not exist and that no stage writes, and
+    each name a ``call`` stage passes that its function cannot take (or needs and is not
+    given: read from the source, never imported), located in its spec (read again when
+    the pipeline came from the plan cache)."""
     import os
 
     from lockgate.errors import SpecError, SpecIssue
     from lockgate.graph.compile import missing_reads
+    from lockgate.graph.signature import pipeline_problems
     from lockgate.spec.load import load_spec
 
     found = missing_reads(pipelines, lambda path: os.path.exists(project.root / path))
+    found += [(p, where, message) for p in pipelines for where, message in pipeline_problems(p, project.root)]
     if not found:
         return
     issues, specs = [], {}

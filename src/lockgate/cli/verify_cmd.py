@@ -49,7 +49,7 @@ def verify(obj: Obj, every: bool, as_json: bool) -> None:
     wanted: dict[str, list[str]] = {}
     for where, record in _named_records(project):
         obj_key = record.get("object") or record.get("digest")
-        if isinstance(obj_key, str):
+        if isinstance(obj_key, str) and record.get("cache") is not False:  # `cache: false`: never stored
             wanted.setdefault(obj_key, []).append(where)
             if record.get("kind") == "tree" and store.has(obj_key):
                 try:

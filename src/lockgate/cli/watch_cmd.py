@@ -124,6 +124,7 @@ class _Session:
             watched.add(root / pipeline.file)
             if pipeline.params_file:
                 watched.add(root / pipeline.params_file)
+            watched.update(root / file for file in getattr(pipeline, "params_files", ()))
             watched.update(root / path for path in pipeline.inputs.values())
             for stage in pipeline.stages.values():
                 watched.update(root / path for path in stage.deps)

@@ -163,15 +163,18 @@ def _params_rewrites(root: Path, pipelines: list[Any]) -> dict[str, str]:
     texts: dict[str, str] = {}
     for pipeline in pipelines:
         values = dict(parse_override(o) for o in pipeline.overrides)
-        held = _held_keys(root, pipeline.params_file)
+        files = params_files_of(pipeline)
+        held = {file: _held_keys(root, file) for file in files}
         for key, value in values.items():
-            if key in held:
-                texts[pipeline.params_file] = _with_value(root, pipeline.params_file, texts, key, value)
+            holders = [file for file in files if key in held[file]]
+            for file in holders:  # every file holding it: each program reading one sees the value
+                texts[file] = _with_value(root, file, texts, key, value)
+            if holders:
                 continue
             for stage in pipeline.stages.values():
                 for read in stage.param_reads:
                     if read == key or read.startswith(key + ".") or key.startswith(read + "."):
-                        where = f"params file {pipeline.params_file}" if pipeline.params_file else "no params_file"
+                        where = f"params files {', '.join(files)}" if files else "no params_file"
                         raise UsageError(
                             f"-p {key}: stage '{stage.name}' reads '{read}' by itself ({stage.file}: "
                             f"params:), but {key} is not in a params file lockgate can rewrite for the "
@@ -179,6 +182,13 @@ def _params_rewrites(root: Path, pipelines: list[Any]) -> dict[str, str]:
                             "to the params file"
                         )
     return texts
+
+
+def params_files_of(pipeline: Any) -> tuple[str, ...]:
+    """Every params file of a compiled pipeline, in merge order (its ``params_file`` list,
+    then the files its ``cmd`` stages' ``params:`` name)."""
+    files = tuple(getattr(pipeline, "params_files", ()) or ())
+    return files or ((pipeline.params_file,) if pipeline.params_file else ())
 
 
 def _held_keys(root: Path, params_file: str | None) -> set[str]:
@@ -207,6 +217,8 @@ def _with_value(root: Path, params_file: str, texts: dict[str, str], key: str, v
         from lockgate.spec.params import apply_overrides
 
         data = apply_overrides(yaml.safe_load(text) or {}, [f"{key}={json.dumps(value)}"])
+        if params_file.endswith(".json"):  # a program reading JSON must still read it
+            return json.dumps(data, indent=2) + "\n"
         return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -295,12 +307,12 @@ def apply(project: Any, experiment: Experiment) -> dict[str, list[str]]:
     edits: dict[Path, str] = {}
     for text in experiment.overrides:
         key, value = parse_override(text)
-        target = _file_holding(project, experiment, key)
-        where = (["params"] if _is_spec(project, target) else []) + key.split(".")
-        try:
-            edits[target] = set_value(edits.get(target) or target.read_text(encoding="utf-8"), where, value)
-        except EditError as exc:
-            raise UsageError(f"cannot write {key} into {project.relative(target)}: {exc}") from None
+        for target in _files_holding(project, experiment, key):
+            where = (["params"] if _is_spec(project, target) else []) + key.split(".")
+            try:
+                edits[target] = set_value(edits.get(target) or target.read_text(encoding="utf-8"), where, value)
+            except EditError as exc:
+                raise UsageError(f"cannot write {key} into {project.relative(target)}: {exc}") from None
     for target, text in edits.items():
         atomic_write_text(target, text)
     locks = []
@@ -317,9 +329,9 @@ def _is_spec(project: Any, path: Path) -> bool:
     return path.parent == project.pipelines_dir and path.suffix in (".yaml", ".yml")
 
 
-def _file_holding(project: Any, experiment: Experiment, key: str) -> Path:
-    """Where the committed value of ``key`` lives: the params file that holds it, else the
-    spec's ``params:``."""
+def _files_holding(project: Any, experiment: Experiment, key: str) -> list[Path]:
+    """Where the committed value of ``key`` lives: every params file that holds it (as the
+    run rewrote them), else the spec's ``params:``."""
     import yaml
 
     from lockgate.spec.params import flat_keys
@@ -327,9 +339,10 @@ def _file_holding(project: Any, experiment: Experiment, key: str) -> Path:
     for name in experiment.pipelines:
         spec = project.spec_path(name)
         data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
-        params_file = data.get("params_file") if isinstance(data, dict) else None
-        if params_file and key in _held_keys(project.root, params_file):
-            return project.root / params_file
+        holders = [project.root / file for file in params_files_of(project.load(name))
+                   if key in _held_keys(project.root, file)]
+        if holders:
+            return holders
         if isinstance(data, dict) and key in flat_keys(data.get("params") or {}):
-            return spec
-    raise UsageError(f"cannot find where '{key}' is set (in a spec's params: or its params_file)")
+            return [spec]
+    raise UsageError(f"cannot find where '{key}' is set (in a spec's params: or its params files)")

@@ -227,6 +227,9 @@ class Runner:
         if blocked_by:
             self._end(state, name, Outcome.SKIPPED, message=blocked_by)
             return None
+        if stage.frozen:  # DVC's frozen: never run, its dependencies never checked
+            self._frozen(state, name)
+            return None
         try:
             record, job_inputs, input_paths = self.workspace.record(state.pipeline, stage, state.outputs)
         except MissingInput as exc:
@@ -263,16 +266,17 @@ class Runner:
         # Up to date: the recorded decision stands; gates are not asked again, so running
         # twice with nothing changed does nothing (even if the registry moved meanwhile).
         forced = name in state.forced
-        if not forced and self._up_to_date(state, name, record, locked):
+        always = stage.always_changed  # DVC's always_changed: runs every time
+        if not forced and not always and self._up_to_date(state, name, record, locked):
             return None
         # It ran at this very fingerprint (the lock says so) and only its outputs are gone
         # (a fresh clone, gc): rebuild them; the decisions recorded then stand, and a
         # promotion that happened then does not happen again.
-        rebuild = not forced and is_current(record, locked)
+        rebuild = not forced and not always and is_current(record, locked)
         decisions = [] if rebuild else self._conditions(state, name)
         if decisions is None:
             return None
-        if not forced and self._restore(state, name, record, locked, decisions):
+        if not forced and stage.uses_run_cache and self._restore(state, name, record, locked, decisions):
             return None
         if not rebuild and self.options.experiment and not self.options.allow_promote and _promotes(stage):
             self._end(state, name, Outcome.SKIPPED, decisions=[d.to_record() for d in decisions],
@@ -281,10 +285,34 @@ class Runner:
             return None
         if self.options.dry_run:
             state.stale.add(name)
-            reasons = ["forced"] if forced else explain(record, locked) or ["missing output"]
+            reasons = ["forced"] if forced else ["always changed"] if always and is_current(record, locked) \
+                else explain(record, locked) or ["missing output"]
             self._end(state, name, Outcome.STALE, reasons=reasons)
             return None
         return self._submit(state, name, record, job_inputs, input_paths, decisions, rebuild)
+
+    def _frozen(self, state: _State, name: str) -> None:
+        """A frozen stage: what its lock entry records stands (outputs missing from the
+        workspace are put back from the cache); it is never run, not even with -f."""
+        stage = state.pipeline.stages[name]
+        locked = state.lock.stages.get(name)
+        if locked is None or not locked.fingerprint:
+            self._end(state, name, Outcome.FAILED, message=(
+                "frozen (frozen: true), and it never ran, so there is nothing to keep; unfreeze it "
+                "(remove frozen: true) to run it once"))
+            return
+        status, what = self.workspace.outputs_state(stage, locked.outputs)
+        if status == "ok":
+            self._end(state, name, Outcome.CACHED, reasons=["frozen"])
+        elif status == "restore" and self.options.dry_run:
+            state.stale.add(name)
+            self._end(state, name, Outcome.STALE, reasons=["frozen", *(f"missing output {p}" for p in what)])
+        elif status == "restore" and self._restored(name, locked.outputs, what):
+            self._end(state, name, Outcome.RESTORED, reasons=["frozen"])
+        else:
+            self._end(state, name, Outcome.FAILED, message=(
+                f"frozen, and its output {', '.join(what) or 'files'} cannot be put back (not in the "
+                "workspace nor the cache); `lockgate pull` it, or unfreeze the stage to run it"))
 
     def _writer_of(self, state: _State, path: str) -> str | None:
         """The stage whose outs hold ``path`` (the path or a folder above it)."""
@@ -492,7 +520,9 @@ class Runner:
                 self._end(state, name, Outcome.FAILED, duration=result.duration, log_path=log_rel,
                           message=f"its outputs are stored, but recording the promotion failed: {exc}")
                 return False
-        self.runcache.put(record.fingerprint, result.outputs, result.metrics, result.duration)
+        stage = state.pipeline.stages[name]
+        if stage.uses_run_cache:  # not for always_changed, persist or cache: false (DVC's rule)
+            self.runcache.put(record.fingerprint, result.outputs, result.metrics, result.duration)
         locked = state.lock.stages.get(name)
         self._record(state, name, record, result.outputs, result.metrics, result.duration, decisions)
         message = "; ".join(
@@ -500,7 +530,8 @@ class Runner:
             else f"promoted version {a['version']}" + (f" (was {a['previous']})" if a.get("previous") else "")
             for i, a in enumerate(applied)
         )
-        why = ["outputs missing from the cache"] if running.rebuild else explain(record, locked)
+        why = ["outputs missing from the cache"] if running.rebuild else explain(record, locked) or (
+            ["always changed"] if stage.always_changed else [])
         self._end(state, name, Outcome.RAN, duration=result.duration,
                   reasons=["forced"] if name in state.forced else why,
                   log_path=log_rel, decisions=[d.to_record() for d in decisions], message=message)

@@ -126,15 +126,17 @@ def _refuse_if_stopped() -> None:
 
 def _spawn(command: str, job: Job, log: Any, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     """Start ``command`` under a supervisor, registered (and recorded under .lockgate/, see
-    executor.leftovers) before it can run; ``(process, record path)``."""
+    executor.leftovers) before it can run; ``(process, record path)``. It runs in the
+    stage's ``wdir`` (the repository root by default)."""
     from lockgate.executor import leftovers, supervisor
 
+    cwd = os.path.join(job.root, job.stage.wdir) if job.stage.wdir else job.root
     with _RUNNING_LOCK:  # the same lock as the interrupt's: a start either precedes it or never happens
         _refuse_if_stopped()
         token, record = leftovers.remember(Path(job.cache_dir).parent)
         try:
             proc = subprocess.Popen(
-                supervisor.command_argv(command), cwd=job.root, stdout=log, stderr=subprocess.STDOUT,
+                supervisor.command_argv(command), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env={**env, leftovers.RUN_ID_VAR: token}, start_new_session=True,
             )
         except BaseException:
@@ -343,6 +345,8 @@ def _run_cmd(job: Job, log: Any, store: Any, stats: Any, result: JobResult) -> N
     stage = job.stage
     commands = [stage.run] if isinstance(stage.run, str) else list(stage.run)
     env = {**os.environ, "LOCKGATE_STAGE": stage.name, "LOCKGATE_PIPELINE": stage.pipeline}
+    _check_wdir(job)
+    _remove_outputs(job, log)
     for command in commands:
         log.write(f"$ {command}\n")
         log.flush()
@@ -354,6 +358,42 @@ def _run_cmd(job: Job, log: Any, store: Any, stats: Any, result: JobResult) -> N
                 raise Interrupted(f"interrupted: command {how}: {command}")
             raise StageFailure(f"command {how}: {command}")
     _collect_cmd_outputs(job, store, stats, result)
+
+
+def _check_wdir(job: Job) -> None:
+    from lockgate.store.artifacts import outside_root
+
+    if not job.stage.wdir:
+        return
+    target = Path(job.root) / job.stage.wdir
+    where = outside_root(target, job.root)
+    if where:
+        raise StageFailure(f"wdir '{job.stage.wdir}': {where}; a stage runs inside the repository only")
+    if not target.is_dir():
+        raise StageFailure(f"wdir '{job.stage.wdir}' is not a folder; create it or fix the stage's wdir")
+
+
+def _remove_outputs(job: Job, log: Any) -> None:
+    """Delete the stage's outputs before its command runs, as ``dvc repro`` does, so a
+    command never builds on what its last run left (``persist: true`` keeps one). Paths
+    are inside the repository (``spec.paths``); a link is removed as the link, and
+    nothing under a folder that resolves outside the repository is touched."""
+    import shutil
+
+    from lockgate.store.artifacts import outside_root
+
+    root = Path(job.root)
+    stage = job.stage
+    for path in dict.fromkeys((*stage.outs, *stage.metrics)):
+        target = root / path
+        if stage.persists(path) or not os.path.lexists(target) or outside_root(target.parent, root):
+            continue
+        log.write(f"(removing output {path} before the command runs)\n")
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    log.flush()
 
 
 def _collect_cmd_outputs(job: Job, store: Any, stats: Any, result: JobResult) -> None:
@@ -375,6 +415,14 @@ def _collect_cmd_outputs(job: Job, store: Any, stats: Any, result: JobResult) ->
             raise StageFailure(
                 f"output '{path}': {where}; lockgate keeps outputs inside the repository only")
         digest, kind = stats.hash_path(target, links=True)
+        if not stage.cached(path):  # `cache: false`: hashed and recorded, never stored
+            record = {"kind": "tree" if kind == "tree" else "file", "digest": digest, "cache": False}
+            if kind == "file":
+                record["meta"] = {"size": target.stat().st_size}
+            elif kind == "link":
+                record["meta"] = {"link": os.readlink(target)}
+            result.outputs[path] = record
+            continue
         if kind == "link":
             ref = save_link(store, target)
         elif kind == "file":
@@ -488,9 +536,19 @@ def _load_input(store: Any, record: dict[str, Any], root: str) -> Any:
 
     if "path" in record:
         try:
-            return read_table(Path(root) / record["path"])
+            return read_table(Path(root) / record["path"], record.get("read"))
         except TableFileError as exc:
             raise StageFailure(str(exc)) from None
+    if "written_at" in record:  # a file or folder a cmd stage wrote, in the workspace
+        target = Path(root) / record["written_at"]
+        if target.is_file() and target.suffix.lower() in _READABLE_TABLES:
+            try:
+                return read_table(target)
+            except TableFileError as exc:
+                raise StageFailure(str(exc)) from None
+        if target.is_file() and target.suffix.lower() in (".json", ".yaml", ".yml"):
+            return _read_structured(target, record["written_at"])
+        return target  # a model file, a folder: the function (or step) opens it
     ref = ArtifactRef.from_record(record)
     if ref.kind == "table":  # verify on read: a lock record naming another table's object
         from lockgate.store.artifacts import load_table
@@ -499,22 +557,125 @@ def _load_input(store: Any, record: dict[str, Any], root: str) -> Any:
     return load_any(store, ref)
 
 
+def _read_structured(target: Path, name: str) -> Any:
+    """A JSON or YAML file a cmd stage wrote (metrics, a report), as its value."""
+    try:
+        text = target.read_text(encoding="utf-8")
+        if target.suffix.lower() == ".json":
+            return json.loads(text)
+        import yaml
+
+        return yaml.safe_load(text)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise StageFailure(f"'{name}' is not readable {target.suffix[1:].upper()}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - yaml.YAMLError, imported only here
+        raise StageFailure(f"'{name}' is not readable YAML: {exc}") from None
+
+
+_READABLE_TABLES = (".parquet", ".pq", ".csv", ".arrow", ".feather", ".ipc")
+
+
 def _wants(func: Any, arg: str) -> str:
     """What the parameter's annotation asks a table to be: "arrow", "pandas-frame",
-    "pandas-series", "polars", or "" (no annotation)."""
+    "pandas-series", "pandas" (either), "polars", or "" (no annotation, or one naming no
+    table type: ``Any``, ``dict``...). The annotation is read as written, never
+    evaluated: a class, or a string (``from __future__ import annotations``,
+    ``"pandas.DataFrame"``), also inside ``Optional[...]``, ``X | None`` and
+    ``Annotated[...]``; a name in a string is looked up in the function's module
+    (``pd`` -> pandas, ``DataFrame`` -> the class imported under that name)."""
     try:
         annotation = inspect.signature(func).parameters[arg].annotation
     except (KeyError, TypeError, ValueError):
         return ""
     if annotation is inspect.Parameter.empty:
         return ""
-    text = annotation if isinstance(annotation, str) else \
-        f"{getattr(annotation, '__module__', '')}.{getattr(annotation, '__qualname__', '')}"
-    if "pyarrow" in text or text.startswith("pa."):
-        return "arrow"
-    if "pandas" in text or text.startswith("pd."):
-        return "pandas-series" if text.endswith("Series") else "pandas-frame"
-    return "polars"
+    found = {_table_type(name) for name in _annotation_names(annotation, getattr(func, "__globals__", {}))}
+    if {"pandas-frame", "pandas-series"} <= found:
+        return "pandas"
+    for kind in ("pandas-series", "pandas-frame", "arrow", "polars"):
+        if kind in found:
+            return kind
+    return ""
+
+
+def _annotation_names(annotation: Any, namespace: dict[str, Any], depth: int = 0) -> list[str]:
+    """The dotted names of the types an annotation names (``pandas.core.frame.DataFrame``)."""
+    import typing
+
+    if depth > 10:
+        return []
+    if isinstance(annotation, typing.ForwardRef):
+        annotation = annotation.__forward_arg__
+    if isinstance(annotation, str):
+        return [_resolve_name(n, namespace) for n in _names_in(annotation)]
+    import types
+
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, typing.Annotated):  # Optional[X], X | None
+        args = typing.get_args(annotation)[:1] if origin is typing.Annotated else typing.get_args(annotation)
+        return [n for a in args for n in _annotation_names(a, namespace, depth + 1)]
+    if origin is not None:  # list[X], dict[...]: not a table
+        return [f"{getattr(origin, '__module__', '')}.{getattr(origin, '__qualname__', '')}"]
+    return [f"{getattr(annotation, '__module__', '')}.{getattr(annotation, '__qualname__', '')}"]
+
+
+def _names_in(text: str) -> list[str]:
+    """The type names an annotation string gives (``Optional[pd.Series]`` -> pd.Series)."""
+    import ast
+
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return [text]
+
+    def dotted(node: Any) -> str:
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
+
+    def visit(node: Any) -> list[str]:
+        if isinstance(node, ast.Constant):
+            return _names_in(node.value) if isinstance(node.value, str) else []
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            return visit(node.left) + visit(node.right)
+        if isinstance(node, ast.Subscript):
+            outer = dotted(node.value)
+            if outer.rpartition(".")[2] in ("Optional", "Union", "Annotated"):
+                items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+                items = items[:1] if outer.endswith("Annotated") else items
+                return [n for item in items for n in visit(item)]
+            return [outer]
+        return [dotted(node)]
+
+    return [n for n in visit(tree.body) if n]
+
+
+def _resolve_name(dotted: str, namespace: dict[str, Any]) -> str:
+    """``pd.DataFrame`` -> ``pandas.DataFrame`` when ``pd`` is pandas in the module; an
+    imported class -> its own module and name; else the text as written."""
+    head, _, rest = dotted.partition(".")
+    value = namespace.get(head)
+    if value is None:
+        return dotted
+    if type(value).__name__ == "module":
+        return f"{value.__name__}.{rest}" if rest else value.__name__
+    if not rest and isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return dotted
+
+
+def _table_type(name: str) -> str:
+    """The table type a dotted name is (``pd``/``pa``/``pl``: names only a type checker saw)."""
+    top, last = name.partition(".")[0], name.rpartition(".")[2]
+    if top in ("pandas", "pd"):
+        return {"DataFrame": "pandas-frame", "Series": "pandas-series"}.get(last, "")
+    if top in ("pyarrow", "pa"):
+        return "arrow" if last in ("Table", "RecordBatch") else ""
+    if top in ("polars", "pl"):
+        return "polars" if last == "DataFrame" else ""
+    return ""
 
 
 def _as_requested(value: Any, func: Any, arg: str) -> Any:
@@ -530,7 +691,19 @@ def _as_requested(value: Any, func: Any, arg: str) -> Any:
     if wants == "arrow":
         return value
     if wants.startswith("pandas") or (not wants and came_from_pandas(value)):
-        return to_pandas(value, wants.partition("-")[2])
+        shape = wants.partition("-")[2]
+        try:
+            result = to_pandas(value, shape)
+        except ImportError:
+            raise StageFailure(f"argument '{arg}' asks for a pandas table, but pandas is not "
+                               "installed: pip install 'lockgate[pandas]'") from None
+        if shape == "series" and type(result).__name__ != "Series":
+            columns = [c for c in value.column_names if not c.startswith("__index_level_")]
+            raise StageFailure(
+                f"argument '{arg}' is annotated pd.Series, but the table it reads has {len(columns)} "
+                f"columns ({', '.join(columns[:5])}{', ...' if len(columns) > 5 else ''}); give it a "
+                "one-column table, or annotate it pd.DataFrame")
+        return result
     import polars as pl
 
     return pl.from_arrow(drop_pandas_index(value))
@@ -609,11 +782,13 @@ def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
     for name, item in _split_returns(job.stage, value).items():
         if item is None:
             raise StageFailure(f"output '{name}' is None; return a table, a dict of metrics or a model")
+        if type(item).__module__.startswith("polars") and type(item).__name__ == "Series":
+            item = item.to_frame()  # a column is a one-column table
         if not _storable(item):
             raise StageFailure(
                 f"output '{name}' is a {type(item).__module__}.{type(item).__qualname__}, which lockgate "
-                "cannot store: return a table (polars/pyarrow), a dict (metrics or JSON), a list, or a "
-                "fitted model (an object with predict/transform)")
+                "cannot store: return a table (polars, pandas or pyarrow), a dict (metrics or JSON), a "
+                "list, or a fitted model (an object with predict/transform)" + _storing_hint(item))
         try:
             if isinstance(item, dict):
                 item = _json_safe(item, name)
@@ -632,16 +807,35 @@ def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
 
 def _storable(item: Any) -> bool:
     """A value lockgate knows how to store: a table, JSON, or something model-like (stored
-    with skops); anything else (a number, a string, a generator, an open file) is a
-    mistake to report, not a 'model' to pickle."""
+    with skops); anything else (a number, a string, an array, a generator, an open file)
+    is a mistake to report, never a 'model' to pickle."""
     from lockgate.steps.base import ModelArtifact
 
-    module = type(item).__module__
-    if isinstance(item, (dict, list, ModelArtifact)) or module.startswith(("polars", "pyarrow")):
+    module, kind = type(item).__module__.partition(".")[0], type(item).__name__
+    if isinstance(item, (dict, list, ModelArtifact)):
         return True
-    if module.startswith(("pandas", "numpy")):  # data, never a "model": only frames and series are tables
-        return type(item).__name__ in ("DataFrame", "Series")
+    # data, never a "model": of these libraries, only their tables are stored
+    tables = {"pandas": ("DataFrame", "Series"), "polars": ("DataFrame",), "pyarrow": ("Table", "RecordBatch")}
+    if module in (*tables, "numpy", "scipy", "torch", "xarray", "dask", "pyspark"):
+        return kind in tables.get(module, ())
+    if isinstance(item, (str, bytes, int, float, complex, tuple, set, frozenset, type(None))):
+        return False
     return any(callable(getattr(item, m, None)) for m in ("predict", "predict_proba", "transform", "fit"))
+
+
+def _storing_hint(item: Any) -> str:
+    module, kind = type(item).__module__.partition(".")[0], type(item).__name__
+    if module == "numpy" and getattr(item, "ndim", 0) >= 1:
+        return "; make the array a table: pd.DataFrame(array) or pd.Series(array, name=...)"
+    if module == "numpy" or isinstance(item, (int, float, str, bool)):
+        return "; put the value in a dict: {'value': ...}"
+    if kind == "LazyFrame":
+        return "; call .collect() on the LazyFrame"
+    if module == "pyarrow" and kind.endswith("Array"):
+        return "; make it a table: pa.table({'name': array})"
+    if isinstance(item, tuple):
+        return "; a stage with several outputs lists them all under out:"
+    return ""
 
 
 def _json_safe(value: Any, name: str) -> Any:

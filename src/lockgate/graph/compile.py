@@ -60,7 +60,8 @@ def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -
     return Pipeline(
         name=loaded.name, file=loaded.file, params=loaded.params, inputs=inputs,
         stages=stages, producers=producers, aliases=aliases, loaded=loaded,
-        params_file=loaded.params_file, overrides=tuple(loaded.overrides),
+        params_file=loaded.params_file, params_files=loaded.params_files, overrides=tuple(loaded.overrides),
+        reads=loaded.spec.input_reads(),
         links=tuple((a, b, d["why"], d["via"]) for a, b, d in graph.edges(data=True)),
     )
 
@@ -93,6 +94,12 @@ def _producers(
         if stage.kind == "cmd" and stage.metrics and NAME_RE.match(stage.base):
             if stage.name not in producers and stage.name not in inputs:
                 producers[stage.name] = stage.name
+    for stage in stages.values():
+        # a path a cmd stage writes is an artifact too: `in: {model: model.pkl}`
+        if stage.kind == "cmd":
+            for path in (*stage.outs, *stage.metrics):
+                if path not in producers and path not in inputs:
+                    producers[path] = stage.name
     return producers
 
 
@@ -116,13 +123,16 @@ def _artifact_edges(
     known = {**producers, **dict.fromkeys(inputs, "")}
     for arg, artifact in stage.inputs.items():
         resolved = resolve_artifact(artifact, stage, known)
+        writer = stages_by_name.get(producers.get(str(resolved), ""))
         if resolved is None:
             issues.append(loaded.issue(
                 ("stages", stage.base, "in", arg),
                 f"stage '{stage.name}' reads '{artifact}', which nothing produces"
-                + _did_you_mean(artifact, producers, inputs, loaded, hint=len(issues) < _MAX_HINTS),
+                + (_inside_output(artifact, stages_by_name)
+                   or _did_you_mean(artifact, producers, inputs, loaded, hint=len(issues) < _MAX_HINTS,
+                                    paths=_written_paths(stages_by_name))),
             ))
-        elif resolved in producers and resolved == producers[resolved]:
+        elif writer is not None and writer.kind == "cmd" and resolved == writer.name and resolved not in writer.outs:
             issues.append(loaded.issue(
                 ("stages", stage.base, "in", arg),
                 f"stage '{stage.name}' reads '{artifact}', the metrics of cmd stage '{resolved}'; "
@@ -171,6 +181,20 @@ def _key_problem(ref: Any, producer: Stage, artifact: str) -> str:
     return f"step '{producer.run}' of stage '{producer.name}' gives no key '{first}'{hint}"
 
 
+def _written_paths(stages: dict[str, Stage]) -> frozenset[str]:
+    return frozenset(p for s in stages.values() if s.kind == "cmd" for p in (*s.outs, *s.metrics))
+
+
+def _inside_output(artifact: str, stages: dict[str, Stage]) -> str:
+    """For a path inside a folder a cmd stage writes: how to read it."""
+    for stage in stages.values():
+        for out in stage.outs if stage.kind == "cmd" else ():
+            if artifact.startswith(out + "/"):
+                return (f"; it lies inside '{out}', which cmd stage '{stage.name}' writes: "
+                        f"read the folder (in: {{ARG: {out}}}) and open the file in your code")
+    return ""
+
+
 def _did_you_mean(
     name: str,
     producers: dict[str, str],
@@ -179,6 +203,7 @@ def _did_you_mean(
     aliases: Iterable[str] = (),
     *,
     hint: bool = True,
+    paths: frozenset[str] = frozenset(),
 ) -> str:
     candidates = [*producers, *inputs, *aliases] if hint else []
     close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
@@ -189,6 +214,8 @@ def _did_you_mean(
         stage = producers[match]
         base = stage.partition("@")[0]
         line = loaded.positions.of(("stages", base), key=True)[0]
+        if match in paths:  # a path a cmd stage writes: named by its path
+            return f"; did you mean '{match}', the path stage '{stage}' writes (line {line})?"
         return f"; did you mean '{match}' (stage '{stage}', line {line})?"
     if match in inputs:
         return f"; did you mean '{match}' (an input)?"
@@ -253,7 +280,7 @@ def _inputs(loaded: LoadedSpec, issues: list[SpecIssue]) -> dict[str, str]:
     """``inputs:`` paths, checked and normalized; they may lie outside the repository
     (shared data, only read), never in ``.git/`` or ``.lockgate/``."""
     inputs = {}
-    for name, text in loaded.spec.inputs.items():
+    for name, text in loaded.spec.input_paths().items():
         path, problem = check_path(text, f"input '{name}' path", writes=False)
         if problem:
             issues.append(loaded.issue(("inputs", name), problem))

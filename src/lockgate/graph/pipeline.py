@@ -30,6 +30,8 @@ class Pipeline:
     producers: dict[str, str]  # artifact name -> stage name
     aliases: frozenset[str] = frozenset()
     params_file: str | None = None
+    params_files: tuple[str, ...] = ()  # every params file read, in merge order (params_file first)
+    reads: dict[str, dict[str, Any]] = field(default_factory=dict)  # input name -> its read: options
     overrides: tuple[str, ...] = ()  # the `-p KEY=VALUE` it was loaded with ("" : the committed params)
     loaded: Any = field(default=None, repr=False, compare=False)  # the LoadedSpec, when compiled
 
@@ -90,7 +92,8 @@ class Pipeline:
             "stages": [s.to_dict() for s in self.stages.values()],
             "edges": [list(link) for link in self.links],
             "producers": self.producers, "aliases": sorted(self.aliases),
-            "params_file": self.params_file, "overrides": list(self.overrides),
+            "params_file": self.params_file, "params_files": list(self.params_files), "reads": self.reads,
+            "overrides": list(self.overrides),
         }
 
     @classmethod
@@ -100,6 +103,7 @@ class Pipeline:
             name=data["name"], file=data["file"], params=data["params"], inputs=data["inputs"],
             stages=stages, links=tuple(tuple(e) for e in data["edges"]), producers=data["producers"],
             aliases=frozenset(data["aliases"]), params_file=data.get("params_file"),
+            params_files=tuple(data.get("params_files") or ()), reads=dict(data.get("reads") or {}),
             overrides=tuple(data.get("overrides") or ()),
         )
 

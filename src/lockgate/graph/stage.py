@@ -40,6 +40,26 @@ class Stage:
     desc: str = ""
     file: str = ""
     line: int = 0
+    wdir: str = ""  # cmd: the folder the command runs in ("" : the repository root)
+    flags: dict[str, dict[str, Any]] = field(default_factory=dict)  # out path -> {cache: False, persist: True}
+    plots: dict[str, dict[str, Any]] = field(default_factory=dict)  # plot path (also in outs) -> x/y/template
+    frozen: bool = False  # never run: the lock entry stands
+    always_changed: bool = False  # run every time, never restored from the run-cache
+
+    def cached(self, path: str) -> bool:
+        """Whether an output is stored in the cache (DVC's ``cache: true``, the default)."""
+        return self.flags.get(path, {}).get("cache", True)
+
+    def persists(self, path: str) -> bool:
+        """Whether an output stays in place while the command runs (DVC's ``persist``)."""
+        return bool(self.flags.get(path, {}).get("persist", False))
+
+    @property
+    def uses_run_cache(self) -> bool:
+        """DVC's rule: no run-cache for a stage that always runs, keeps an output from run
+        to run (persist), or has an output that is not cached."""
+        written = (*self.outs, *self.metrics)
+        return not (self.always_changed or any(self.persists(p) or not self.cached(p) for p in written))
 
     def definition(self) -> dict[str, Any]:
         """The normalized definition hashed into the fingerprint (no positions, no desc)."""
@@ -54,6 +74,11 @@ class Stage:
             "metrics": sorted(self.metrics),
             "when": self.when.source if self.when else None,
             "gates": [g.source for g in self.gates],
+            # only when set, so that specs without them keep their fingerprints; as DVC's
+            # stage digest, frozen and persist are left out (they do not change the result)
+            **({"wdir": self.wdir} if self.wdir else {}),
+            **({"uncached": sorted(p for p in self.flags if not self.cached(p))}
+               if any(not self.cached(p) for p in self.flags) else {}),
         }
 
     @property
@@ -89,6 +114,33 @@ def matrix_items(matrix: dict[str, tuple[Any, ...]] | None) -> list[tuple[str, d
         suffix = "-".join(_label(i, v) for i, v in values)
         combos.append((suffix, item))
     return combos
+
+
+def foreach_items(items: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(suffix, names it adds: ``item``, and ``key`` for a mapping) per element of a
+    ``foreach``, named as DVC names them: a mapping by its keys, a list of simple values
+    by the values, a list holding lists or mappings by the index. Names that cannot be
+    part of a file name (``data/a.csv``), or that repeat, fall back to the index."""
+    if isinstance(items, dict):
+        found = [(_to_str(k), {"item": v, "key": _to_str(k)}) for k, v in items.items()]
+    elif any(isinstance(v, (dict, list, tuple)) for v in items):
+        return [(str(i), {"item": v}) for i, v in enumerate(items)]
+    else:
+        found = [(_to_str(v), {"item": v}) for v in items]
+    names = [name for name, _ in found]
+    if len(set(names)) != len(names) or any(not _usable(n) for n in names):
+        return [(str(i), extra) for i, (_, extra) in enumerate(found)]
+    return found
+
+
+def _to_str(value: Any) -> str:
+    """DVC's rendering of a value in a stage name: ``true``/``false``, else ``str()``."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _usable(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\0@") \
+        and not name.isspace()
 
 
 def _label(index: int, value: Any) -> str:

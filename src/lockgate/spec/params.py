@@ -144,6 +144,23 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
+def first_clash(base: Any, over: Any, prefix: str = "") -> tuple[str, Any, Any] | None:
+    """The first leaf ``over`` sets to another value than ``base`` holds: (key, old, new)."""
+    if not isinstance(base, Mapping) or not isinstance(over, Mapping):
+        return None
+    for key, value in over.items():
+        if key not in base:
+            continue
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and isinstance(base[key], Mapping):
+            found = first_clash(base[key], value, dotted + ".")
+            if found:
+                return found
+        elif value != base[key]:
+            return dotted, base[key], value
+    return None
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``model.max_depth=12`` -> ("model.max_depth", 12); the value is read as YAML."""
     key, sep, raw = text.partition("=")

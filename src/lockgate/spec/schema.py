@@ -34,9 +34,34 @@ def spec_json_schema(step_options: Mapping[str, type[BaseModel]] | None = None) 
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "lockgate pipeline spec (version 1)"
     schema["properties"]["version"]["const"] = 1
+    _add_foreach(schema)
     if step_options:
         _add_step_options(schema, step_options)
     return schema
+
+
+def _add_foreach(schema: dict[str, Any]) -> None:
+    """A stage is also written DVC's way, ``{foreach: ..., do: {stage}}``: the loader folds
+    ``foreach`` into the stage, so the schema moves it back out, where the user writes it."""
+    defs = schema["$defs"]
+    kinds = schema["properties"]["stages"]["additionalProperties"]["anyOf"]
+    foreach = None
+    for ref in kinds:
+        foreach = defs[ref["$ref"].rpartition("/")[2]]["properties"].pop("foreach", foreach)
+    if foreach is None:
+        return
+    foreach = {k: v for k, v in foreach.items() if k != "default"}
+    foreach["anyOf"] = [c for c in foreach["anyOf"] if c.get("type") != "null"]
+    defs["ForeachStage"] = {
+        "type": "object",
+        "title": "ForeachStage",
+        "description": "One stage per element of foreach (DVC's foreach/do).",
+        "properties": {"foreach": foreach, "do": {"anyOf": copy.deepcopy(kinds),
+                                                 "description": "The stage to repeat."}},
+        "required": ["foreach", "do"],
+        "additionalProperties": False,
+    }
+    kinds.append({"$ref": "#/$defs/ForeachStage"})
 
 
 def _add_step_options(schema: dict[str, Any], step_options: Mapping[str, type[BaseModel]]) -> None:
