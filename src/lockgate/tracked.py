@@ -6,8 +6,10 @@ repository root (committed) keeps the list, so ``push``, ``pull``, ``gc`` and a
 fresh clone treat it like any lock file's records. Deterministic YAML, written
 atomically; reading works on text, so any git revision's copy can be read.
 
-Must not: hash or store files (``executor.state.Workspace.store_data`` does) or
-touch ``.gitignore`` (the CLI does).
+Also owns the one writer of ``.gitignore`` lines for versioned paths (``lockgate
+add`` and ``init --from-dvc`` both call ``gitignore_paths``), as DVC adds them.
+
+Must not hash or store files (``executor.state.Workspace.store_data`` does).
 """
 
 from __future__ import annotations
@@ -55,4 +57,36 @@ class DataLock:
         atomic_write_text(Path(root) / DATA_LOCK, self.to_text())
 
 
-__all__ = ["DATA_LOCK", "DataLock"]
+def gitignore_paths(root: Path, paths: list[str]) -> list[str]:
+    """Add ``/PATH`` lines to the repository's .gitignore for the paths git does not
+    ignore yet (by that line, or by DVC's ``/NAME`` in the .gitignore beside it); a path
+    inside another listed folder is covered by it. Idempotent; the lines added."""
+    ignore = root / ".gitignore"
+    text = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+    present = {line.strip() for line in text.splitlines()}
+    added = []
+    for path in outermost(paths):
+        line = "/" + path
+        parent, _, leaf = path.rpartition("/")
+        beside = root / parent / ".gitignore" if parent else None
+        if line in present or line + "/" in present:
+            continue
+        if beside is not None and beside.is_file() and f"/{leaf}" in {
+                entry.strip().rstrip("/") for entry in beside.read_text(encoding="utf-8", errors="replace").splitlines()}:
+            continue
+        added.append(line)
+        present.add(line)
+    if added:
+        if text and not text.endswith("\n"):
+            text += "\n"
+        atomic_write_text(ignore, text + "".join(f"{line}\n" for line in added))
+    return added
+
+
+def outermost(paths: list[str]) -> list[str]:
+    """Each path once, leaving out paths inside another listed folder."""
+    unique = sorted(set(paths))
+    return [p for p in unique if not any(p.startswith(o + "/") for o in unique if o != p)]
+
+
+__all__ = ["DATA_LOCK", "DataLock", "gitignore_paths", "outermost"]

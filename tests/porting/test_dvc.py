@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from lockgate.cli.main import main
 from lockgate.graph.compile import compile_pipeline
-from lockgate.porting.dvc import convert, ignore_paths, pipeline_name, write
+from lockgate.porting.dvc import convert, pipeline_name, write
+from lockgate.tracked import gitignore_paths
 from lockgate.spec.load import load_text
 from tests.porting.dvc_project import write_project
 
@@ -78,7 +79,7 @@ def test_write_versions_verified_data_ignores_outputs_once_and_never_overwrites(
     (tmp_path / "pipelines/mini.yaml").write_text("edited")
     again = write(tmp_path, c, force=True)
     assert again.ignored == [] and (tmp_path / "pipelines/mini.yaml").read_text() == c.text
-    assert ignore_paths(tmp_path, ["eval", "eval/metrics.json", "new/out"]) == ["/new/out"]
+    assert gitignore_paths(tmp_path, ["eval", "eval/metrics.json", "new/out"]) == ["/new/out"]
 
 
 def test_the_cli_prints_what_it_could_not_carry_and_refuses_to_overwrite(tmp_path: Path):

@@ -48,19 +48,6 @@ def _stage_writing(obj: Obj, rel: str) -> str | None:
     return None
 
 
-def _ignore(root: Path, rel: str) -> bool:
-    """Add ``/rel`` to the repository's .gitignore (as DVC does); False when it was there."""
-    ignore = root / ".gitignore"
-    line = "/" + rel
-    text = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
-    if line in (entry.strip() for entry in text.splitlines()):
-        return False
-    if text and not text.endswith("\n"):
-        text += "\n"
-    ignore.write_text(text + line + "\n", encoding="utf-8")
-    return True
-
-
 @click.command(short_help="Version a data file or folder (like dvc add).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--no-gitignore", is_flag=True, help="Do not add the paths to .gitignore.")
@@ -78,7 +65,7 @@ def add(obj: Obj, paths: tuple[Path, ...], no_gitignore: bool, as_json: bool) ->
     from lockgate.executor.state import MissingInput, Workspace
     from lockgate.store.local import LocalStore
     from lockgate.store.statcache import StatCache
-    from lockgate.tracked import DATA_LOCK, DataLock
+    from lockgate.tracked import DATA_LOCK, DataLock, gitignore_paths
 
     project = obj.project
     rels = [repo_relative(obj, p) for p in paths]
@@ -101,7 +88,7 @@ def add(obj: Obj, paths: tuple[Path, ...], no_gitignore: bool, as_json: bool) ->
                 data.entries[rel] = record
                 added.append({"path": rel, "changed": changed, **record})
         data.write(project.root)
-    ignored = [] if no_gitignore else [rel for rel in rels if _ignore(project.root, rel)]
+    ignored = [] if no_gitignore else [line[1:] for line in gitignore_paths(project.root, rels)]
     if as_json:
         click.echo(json.dumps({"added": added, "gitignored": ignored}, indent=2, sort_keys=True))
         return

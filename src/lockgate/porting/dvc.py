@@ -57,6 +57,7 @@ import yaml
 
 from lockgate.errors import LockgateError, UsageError
 from lockgate.spec.params import deep_merge, first_clash
+from lockgate.tracked import gitignore_paths, outermost
 
 DVC_YAML = "dvc.yaml"
 DEFAULT_PARAMS = "params.yaml"
@@ -717,16 +718,10 @@ def _check(root: Path, conversion: Conversion, literal_outs: list[str]) -> tuple
         loaded = load_text(conversion.text, file=conversion.spec_path, name=conversion.name, root=root)
         pipeline = compile_pipeline(loaded)
     except SpecError as exc:
-        return [str(issue) for issue in exc.issues], _outermost(literal_outs)
+        return [str(issue) for issue in exc.issues], outermost(literal_outs)
     paths = [p for s in pipeline.stages.values() if s.kind == "cmd"
              for p in (*s.outs, *s.metrics) if s.cached(p)]
-    return [], _outermost(paths)
-
-
-def _outermost(paths: list[str]) -> list[str]:
-    """Each path once, leaving out paths inside another listed folder."""
-    unique = sorted(set(paths))
-    return [p for p in unique if not any(p.startswith(o + "/") for o in unique if o != p)]
+    return [], outermost(paths)
 
 
 def write(root: Path, conversion: Conversion, *, force: bool = False) -> Written:
@@ -763,36 +758,8 @@ def write(root: Path, conversion: Conversion, *, force: bool = False) -> Written
                     data.entries[path] = record
                     written.versioned.append(path)
             data.write(root)
-    written.ignored = ignore_paths(root, [*conversion.ignore, *written.versioned])
+    written.ignored = gitignore_paths(root, [*conversion.ignore, *written.versioned])
     return written
-
-
-def ignore_paths(root: Path, paths: list[str]) -> list[str]:
-    """Add ``/PATH`` lines to the repository's .gitignore for paths git does not ignore
-    yet (by that line, or by DVC's ``/NAME`` in the .gitignore beside it); idempotent.
-    Returns the lines added."""
-    ignore = root / ".gitignore"
-    text = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
-    present = {line.strip() for line in text.splitlines()}
-    added = []
-    for path in _outermost(paths):
-        line = "/" + path
-        parent, _, leaf = path.rpartition("/")
-        beside = root / parent / ".gitignore" if parent else None
-        if line in present or line + "/" in present:
-            continue
-        if beside is not None and beside.is_file() and f"/{leaf}" in {
-                entry.strip().rstrip("/") for entry in beside.read_text(encoding="utf-8", errors="replace").splitlines()}:
-            continue
-        added.append(line)
-        present.add(line)
-    if added:
-        if text and not text.endswith("\n"):
-            text += "\n"
-        from lockgate.lock import atomic_write_text
-
-        atomic_write_text(ignore, text + "".join(f"{line}\n" for line in added))
-    return added
 
 
 # -- small helpers ---------------------------------------------------------------------------
@@ -862,5 +829,5 @@ def _spec_text(spec: dict[str, Any], source: str) -> str:
     return header + "\n".join(blocks)
 
 
-__all__ = ["Conversion", "DataFile", "Written", "convert", "find_dvc_yaml", "ignore_paths",
+__all__ = ["Conversion", "DataFile", "Written", "convert", "find_dvc_yaml",
            "pipeline_name", "write"]
