@@ -36,7 +36,12 @@ class Project:
 
     @property
     def state_dir(self) -> Path:
-        return self.root / ".lockgate"
+        """``.lockgate/``; a UsageError when it is a link out of the repository (every
+        command reads or writes through here: the plan cache, the stat cache, the cache)."""
+        state = self.root / ".lockgate"
+        if state.is_symlink():
+            refuse_links_out(self.root)
+        return state
 
     @property
     def cache_dir(self) -> Path:
@@ -211,9 +216,34 @@ def _small_text(path: Path, limit: int) -> str | None:
 STATE_GITIGNORE = "# lockgate's cache, logs and run state: never committed\n*\n"
 
 
+# lockgate's own files and folders at the repository root, written by lockgate
+OWN_PATHS = (".lockgate", "registry", "pipelines", ".gitignore", "data.lock")
+
+
+def refuse_links_out(root: Path) -> None:
+    """A UsageError when one of lockgate's own paths is a symlink leading outside the
+    repository: a cloned repository could otherwise aim the cache, the registry, the
+    audit log or a .gitignore rewrite at any folder the user can write."""
+    import os
+
+    base = os.path.realpath(root)
+    for name in OWN_PATHS:
+        path = root / name
+        if not path.is_symlink():
+            continue
+        target = os.path.realpath(path)
+        if target != base and not target.startswith(base.rstrip(os.sep) + os.sep):
+            raise UsageError(
+                f"{name} is a symlink to {os.readlink(path)}, outside the repository; lockgate writes "
+                f"its own files inside the repository only: replace the link with a real "
+                f"{'folder' if name in ('.lockgate', 'registry', 'pipelines') else 'file'}")
+
+
 def ensure_state_dir(state: Path) -> Path:
     """``.lockgate/`` with the .gitignore that keeps it out of git: every command that
-    creates the folder goes through here, so none of them forgets the ignore file."""
+    creates the folder (or takes the repository lock) goes through here, so none of
+    them forgets the ignore file or writes through a link out of the repository."""
+    refuse_links_out(state.parent)
     state.mkdir(parents=True, exist_ok=True)
     ignore = state / ".gitignore"
     if not ignore.exists():

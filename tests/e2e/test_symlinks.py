@@ -8,6 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git, write
 from tests.e2e.helpers import lg
 
@@ -119,3 +121,33 @@ def test_an_output_in_a_folder_linked_outside_fails_and_is_never_read(repo: Path
         "lockgate keeps outputs inside the repository only"
     )
     assert _leaked(repo / ".lockgate" / "cache") == []  # (the log shows the command, not the file)
+
+
+@pytest.mark.parametrize(("own", "command"), [
+    (".lockgate", ("run",)),  # the cache, logs and run state would be written into the victim
+    ("registry", ("run",)),  # promotions and the audit log
+    (".gitignore", ("add", "data.csv")),  # rewritten with lines appended to what the link points to
+    ("pipelines", ("run",)),  # lock files are written beside the specs
+])
+def test_lockgates_own_paths_linked_out_of_the_repository_are_refused(repo: Path, tmp_path: Path, own: str,
+                                                                       command: tuple[str, ...]):
+    """A cloned repository can commit any of these as a link; nothing is written through it."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "a.txt").write_bytes(SECRET)
+    write(repo, "pipelines/s.yaml", "version: 1\nstages:\n  a:\n    cmd: echo hi > a.out\n    outs: [a.out]\n")
+    write(repo, "data.csv", "x\n1\n")
+    if own == "pipelines":
+        shutil.copytree(repo / "pipelines", victim / "pipelines")
+        shutil.rmtree(repo / "pipelines")
+        os.symlink(victim / "pipelines", repo / "pipelines")
+    else:
+        os.symlink(victim / "a.txt" if own == ".gitignore" else victim, repo / own)
+    before = {p.relative_to(victim).as_posix(): p.read_bytes() for p in victim.rglob("*") if p.is_file()}
+
+    done = lg(repo, *command, check=2)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert f"{own} is a symlink to {victim}" in done.stderr and "outside the repository" in done.stderr
+    after = {p.relative_to(victim).as_posix(): p.read_bytes() for p in victim.rglob("*") if p.is_file()}
+    assert after == before
+    assert not (repo / "a.out").exists() and not (repo / "data.lock").exists()

@@ -49,6 +49,20 @@ def test_the_supervisor_ends_as_its_shell_did(tmp_path: Path, command: str, code
     assert done.returncode == code
 
 
+def test_the_supervisor_stops_what_its_shell_left_running_before_it_exits(tmp_path: Path):
+    """Not only the worker's kill after the supervisor's exit: lockgate may be killed in
+    between, and then nobody else would stop a background writer."""
+    done = subprocess.run(command_argv("sleep 30 & echo $! > bg.pid; exit 3"), cwd=tmp_path,
+                          start_new_session=True, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 3  # the shell's code, still
+    pid = int((tmp_path / "bg.pid").read_text())
+    deadline = time.monotonic() + 5  # killed already; its new parent may take a moment to reap it
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(pid)
+    assert "stopped 1 process(es) the command left running" in done.stderr
+
+
 def test_a_job_picked_up_after_an_interrupt_never_starts(tmp_path: Path):
     """The race Ctrl-C loses today: a pool thread takes a queued job just as the run is
     cancelled. The executor's only worker is busy, so the shell job waits in the queue,

@@ -71,6 +71,7 @@ def main(argv: list[str]) -> int:
                 pass
         except BlockingIOError:
             pass
+    _stop_leftovers(_signal)
     if os.WIFEXITED(status):
         return os.WEXITSTATUS(status)
     sig = os.WTERMSIG(status)
@@ -84,6 +85,38 @@ def main(argv: list[str]) -> int:
         pass
     os.kill(os.getpid(), sig)  # end as the shell ended: lockgate says "killed by signal N"
     return 128 + sig
+
+
+def _stop_leftovers(_signal: object) -> None:
+    """Kill what the command left running in the stage's group (``job &`` never waited
+    for): the stage ends when its command does, and lockgate records its outputs then,
+    so a later write would change them behind the lock's back. Linux lists the group
+    through /proc; elsewhere a SIGTERM to the group (which this process ignores) is all."""
+    me = os.getpid()
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        pids = []
+    stopped = 0
+    for pid in pids:
+        if pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rpartition(b")")[2].split()
+            if int(fields[2]) != me:  # field 5, pgrp: fields after "(comm)" start at state
+                continue
+            os.kill(pid, _signal.SIGKILL)
+            stopped += 1
+        except (OSError, ValueError, IndexError):
+            continue
+    if not pids:
+        try:
+            os.killpg(0, _signal.SIGTERM)
+        except OSError:
+            pass
+    if stopped:
+        os.write(2, f"lockgate: stopped {stopped} process(es) the command left running\n".encode())
 
 
 if __name__ == "__main__":
