@@ -303,3 +303,17 @@ def test_a_forked_record_that_no_merge_names_is_an_insertion(tmp_path: Path):
     result = AuditLog(path).verify()
     assert (result.ok, result.first_bad) == (False, 4)
     assert result.reason == "line 4: seq 3 follows 3 (duplicated or inserted?)"
+
+
+@pytest.mark.parametrize("target", ["existing", "dangling"])
+def test_the_log_is_never_written_through_a_link(tmp_path: Path, target: str):
+    """A repository can commit registry/audit.jsonl as a link to any file the user owns."""
+    victim = tmp_path / "victim.txt"
+    if target == "existing":
+        victim.write_text("theirs\n")
+    path = tmp_path / "registry" / "audit.jsonl"
+    path.parent.mkdir()
+    path.symlink_to(victim)
+    with pytest.raises(AuditError, match="the audit log is a symlink"):
+        AuditLog(path).append("promote", model="m", version=1)
+    assert (victim.read_text() == "theirs\n") if target == "existing" else not victim.exists()

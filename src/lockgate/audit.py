@@ -42,6 +42,7 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import enum
+import errno
 import fcntl
 import getpass
 import json
@@ -126,7 +127,13 @@ class AuditLog:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[int]:
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:  # never through a link: a committed one could aim the log at any file
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise AuditError(str(self.path), "the audit log is a symlink; it must be a regular file "
+                                 "in the repository: remove the link and restore the log with git") from None
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield fd

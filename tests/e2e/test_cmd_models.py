@@ -105,3 +105,23 @@ def test_a_path_a_cmd_stage_writes_is_named_by_its_path(repo: Path):
            "the path stage 'train' writes (line 3)?" in err
     assert "stage 'look' reads 'models/model.pkl', which nothing produces; it lies inside 'models', " \
            "which cmd stage 'train' writes: read the folder" in err
+
+
+def test_a_file_is_judged_by_its_bytes_not_its_name(tmp_path: Path):
+    """A pickle named model.skops is a pickle (it needs trust_pickle); a damaged skops
+    file is a clear stage failure, not a zipfile traceback."""
+    import pickle
+
+    import pytest
+
+    from lockgate.steps.base import StepFailure, load_model_input, model_file_format
+
+    disguised = tmp_path / "model.skops"
+    disguised.write_bytes(pickle.dumps({"not": "a model"}))
+    assert model_file_format(disguised) == "pickle"
+    with pytest.raises(StepFailure, match="model.skops is a pickle file: loading it runs any code"):
+        load_model_input(disguised, trust_pickle=False, step="predict")
+    damaged = tmp_path / "damaged.skops"
+    damaged.write_bytes(b"PK\x03\x04" + b"\x00" * 64)
+    with pytest.raises(StepFailure, match=r"damaged.skops is not a readable skops file \(BadZipFile"):
+        load_model_input(damaged, trust_pickle=False, step="predict")

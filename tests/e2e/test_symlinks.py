@@ -151,3 +151,16 @@ def test_lockgates_own_paths_linked_out_of_the_repository_are_refused(repo: Path
     after = {p.relative_to(victim).as_posix(): p.read_bytes() for p in victim.rglob("*") if p.is_file()}
     assert after == before
     assert not (repo / "a.out").exists() and not (repo / "data.lock").exists()
+
+
+def test_a_stage_log_planted_as_a_link_is_replaced_not_written_through(repo: Path, tmp_path: Path):
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(SECRET)
+    write(repo, "pipelines/s.yaml", "version: 1\nstages:\n  a:\n    cmd: echo hi > a.out\n    outs: [a.out]\n")
+    lg(repo, "run", check=0)
+    log = repo / ".lockgate" / "logs" / "s" / "a.log"
+    log.unlink()
+    log.symlink_to(victim)
+    lg(repo, "run", "-f", check=0)
+    assert victim.read_bytes() == SECRET
+    assert not log.is_symlink() and "echo hi" in log.read_text()

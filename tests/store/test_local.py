@@ -98,9 +98,9 @@ def test_gc_removes_unreferenced_objects_and_stale_temp_files(tmp_path: Path) ->
     keep = store.put_bytes(b"keep me")
     drop = store.put_bytes(b"drop me!")
     store.tmp.mkdir(parents=True, exist_ok=True)
-    dead = store.tmp / "999999999-dead.tmp"  # no such PID
+    dead = store.tmp / f"999999999-{'d' * 32}.tmp"  # no such PID
     dead.write_bytes(b"12345")
-    live = store.tmp / f"{os.getpid()}-live.tmp"  # a writer in progress
+    live = store.tmp / f"{os.getpid()}-{'e' * 32}.tmp"  # a writer in progress
     live.write_bytes(b"123")
 
     assert store.gc({keep}, dry_run=True) == (2, len(b"drop me!") + 5)
@@ -118,3 +118,24 @@ def test_gc_removes_unreferenced_objects_and_stale_temp_files(tmp_path: Path) ->
 
 def test_gc_on_an_empty_store(tmp_path: Path) -> None:
     assert LocalStore(tmp_path / "nothing").gc(set()) == (0, 0)
+
+
+def test_gc_removes_only_temp_files_lockgate_named_and_never_follows_a_link(tmp_path: Path) -> None:
+    """Someone else's file in tmp/ stays; a tmp/ that is a link is not followed (its
+    target's files would all look like a dead writer's), and the next write replaces it."""
+    store = LocalStore(tmp_path / "cache")
+    store.tmp.mkdir(parents=True)
+    theirs = store.tmp / "table.csv"
+    theirs.write_bytes(b"not ours")
+    assert store.stale_tmp_files() == []
+    theirs.unlink()
+    store.tmp.rmdir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / f"999999999-{'d' * 32}.tmp").write_bytes(b"looks stale")
+    store.tmp.symlink_to(victim)
+    assert store.gc(set()) == (0, 0)
+    assert sorted(p.name for p in victim.iterdir()) == [f"999999999-{'d' * 32}.tmp"]
+    digest = store.put_bytes(b"new")
+    assert store.has(digest) and not store.tmp.is_symlink()
+    assert len(list(victim.iterdir())) == 1

@@ -250,7 +250,10 @@ def run_job(job: Job) -> JobResult:
     stats = StatCache(Path(job.cache_dir).parent / "statcache.db")
     start = time.perf_counter()
     result = JobResult(ok=False)
-    with open(log_path, "w", encoding="utf-8", errors="replace") as log:
+    if log_path.is_symlink():  # never ours: writing the log would write through it
+        log_path.unlink()
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with open(log_fd, "w", encoding="utf-8", errors="replace") as log:
         try:
             _refuse_if_stopped()  # a job a pool thread picked up as Ctrl-C arrived
             if job.stage.kind == "cmd":

@@ -90,22 +90,22 @@ MODEL_FORMATS = ("skops", "pickle", "joblib", "onnx", "other")
 
 
 def model_file_format(path: Path) -> str:
-    """What a model file a ``cmd`` stage wrote holds, by its suffix and first bytes."""
+    """What a model file a ``cmd`` stage wrote holds: by its first bytes when they say
+    (a zip is skops, ``\\x80`` a pickle), else by its suffix. A name never makes a pickle
+    pass for skops."""
     suffix = path.suffix.lower()
     try:
         with open(path, "rb") as handle:
             head = handle.read(4)
     except OSError:
         head = b""
-    if suffix == ".skops" or (head.startswith(b"PK") and suffix not in (".onnx",)):
-        return "skops"
     if suffix == ".onnx":
         return "onnx"
-    if suffix == ".joblib":
-        return "joblib"
-    if suffix in (".pkl", ".pickle") or head[:1] == b"\x80":
-        return "pickle"
-    return "other"
+    if head.startswith(b"PK"):
+        return "skops"
+    if head[:1] == b"\x80" or suffix in (".pkl", ".pickle", ".joblib"):
+        return "joblib" if suffix == ".joblib" else "pickle"
+    return "skops" if suffix == ".skops" else "other"
 
 
 def load_model_input(value: Any, *, trust_pickle: bool, step: str) -> Any:
@@ -118,11 +118,17 @@ def load_model_input(value: Any, *, trust_pickle: bool, step: str) -> Any:
     if fmt == "skops":
         import skops.io
 
-        unknown = skops.io.get_untrusted_types(file=value)
-        if unknown:
-            raise StepFailure(f"{step}: {value.name} holds types skops does not trust: "
-                              f"{', '.join(sorted(unknown))}; save it with trusted types")
-        return skops.io.load(value, trusted=[])
+        try:
+            unknown = skops.io.get_untrusted_types(file=value)
+            if unknown:
+                raise StepFailure(f"{step}: {value.name} holds types skops does not trust: "
+                                  f"{', '.join(sorted(unknown))}; save it with trusted types")
+            return skops.io.load(value, trusted=[])
+        except StepFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: zipfile, json, skops errors
+            raise StepFailure(f"{step}: {value.name} is not a readable skops file "
+                              f"({type(exc).__name__}: {exc}); write it with skops.io.dump") from None
     if fmt in ("pickle", "joblib"):
         if not trust_pickle:
             raise StepFailure(

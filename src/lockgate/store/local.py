@@ -22,6 +22,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import shutil
 import stat
 import time
@@ -58,6 +59,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# the names _new_tmp gives (and a ".part" of a download): gc removes only what lockgate wrote
+_TMP_NAME = re.compile(r"\d+-[0-9a-f]{32}[\w.-]*\.tmp")
+
+
 def _is_stale_tmp(path: Path, now: float) -> bool:
     """A temp file is stale when its writer is dead or it is very old."""
     try:
@@ -88,6 +93,8 @@ class LocalStore(ObjectStore):
     # -- writing -------------------------------------------------------------
 
     def _new_tmp(self, suffix: str = "") -> Path:
+        if self.tmp.is_symlink():  # planted: lockgate made a folder here, never a link
+            self.tmp.unlink()
         self.tmp.mkdir(parents=True, exist_ok=True)
         return self.tmp / f"{os.getpid()}-{uuid.uuid4().hex}{suffix}.tmp"
 
@@ -228,10 +235,11 @@ class LocalStore(ObjectStore):
 
     def stale_tmp_files(self) -> list[Path]:
         """Temporary files left behind by writers that are gone."""
-        if not self.tmp.is_dir():
+        if self.tmp.is_symlink() or not self.tmp.is_dir():  # a link here is never ours: not followed
             return []
         now = time.time()
-        return [p for p in self.tmp.iterdir() if _is_stale_tmp(p, now)]
+        return [p for p in self.tmp.iterdir() if _TMP_NAME.fullmatch(p.name) and not p.is_symlink()
+                and p.is_file() and _is_stale_tmp(p, now)]
 
     def gc(self, keep: set[str], dry_run: bool = False) -> tuple[int, int]:
         """Remove every object not in ``keep``, and stale temporary files.
