@@ -54,3 +54,11 @@ def test_a_failed_gate_prints_both_sides_values():
 def test_no_champion_holds_and_says_why():
     decision = decide(parse_expr("scores.roc_auc >= staging.roc_auc + 0.01"), lookup)
     assert decision.holds and "no model has the alias 'staging' yet" in decision.render()
+
+
+@pytest.mark.parametrize("text", ["1e308 * 10 > 0", "m.big * m.big > 0", "0 - m.big * m.big < 0"])
+def test_a_result_that_overflows_is_an_error_not_a_pass(text: str):
+    """A float overflow gives inf, and inf > 0 holds: a gate must not pass on it."""
+    with pytest.raises(GateError, match="a result is too large for a number"):
+        decide(parse_expr(text), lambda ref: 1e200, "gate")
+    assert decide(parse_expr("m.big * 10 > m.big"), lambda ref: 1e200).holds

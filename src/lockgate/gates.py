@@ -14,11 +14,13 @@ becomes a float, and a float result that overflows is a GateError.
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lockgate.errors import did_you_mean
 from lockgate.spec.expr import Binary, BoolOp, Compare, Const, Expr, Node, Ref, Unary, unparse
 from lockgate.spec.limits import shown as _shown
 
@@ -95,14 +97,11 @@ def value_at(values: Any, key: str, name: str) -> Any:
     """``values[a][b]`` for the dotted ``key`` ``a.b`` of artifact ``name``; GateError
     naming the key and the keys that exist (closest first) when it is not there, or
     when it names a mapping rather than a value."""
-    import difflib
-
     node = values
     for depth, part in enumerate(key.split(".")):
         if not isinstance(node, dict) or part not in node:
             keys = sorted(_leaf_keys(values)) if isinstance(values, dict) else []
-            close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
-            hint = f"; did you mean '{name}.{close[0]}'?" if close else ""
+            hint = did_you_mean(key, keys, qualify=f"{name}.")
             listed = ", ".join(keys[:12]) + (", ..." if len(keys) > 12 else "")
             here = ".".join([name, *key.split(".")[:depth]])
             if isinstance(node, dict):
@@ -227,7 +226,11 @@ def _number(value: Any, op: str) -> int | float:
 
 
 def _bounded(value: int | float) -> int | float:
-    """An integer result wider than 64 bits as a float (OverflowError if even that is too small)."""
+    """An integer result wider than 64 bits as a float (OverflowError if even that is too
+    small); a float result that overflowed to infinity is an OverflowError too: a gate
+    must not pass on ``inf > 0``."""
     if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
-        return float(value)
+        value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OverflowError
     return value
