@@ -1,12 +1,16 @@
-"""The watcher: real watchdog observers on tmp folders, debounced into one callback per burst."""
+"""The watcher: debounce on a fake clock (exact, no sleeping), then real watchdog
+observers on tmp folders."""
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from watchdog.events import DirModifiedEvent, FileModifiedEvent, FileSystemEvent
 
 from lockgate.watch import Watcher, ignored_name, plan_watches
 
@@ -31,44 +35,131 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_a_burst_of_saves_is_one_callback(tree: Path):
-    calls: list[set[Path]] = []
-    stop = threading.Event()
-    watcher = Watcher([tree / "params.yaml", tree / "data"], calls.append, debounce=0.2)
-    server = threading.Thread(target=watcher.serve, args=(stop,), daemon=True)
-    with watcher:
-        server.start()
-        for i in range(10):  # 10 saves, 20 ms apart: well inside the debounce
+# -- debounce, on a fake clock: no sleeping, every time exact ---------------------------------
+
+
+class FakeTime:
+    """Monotonic seconds that pass only when the watcher pauses; what ``at()`` schedules
+    runs when the pause reaches its time, as an observer thread's event would wake it.
+    Times are sums of binary fractions, so they compare exactly."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.start = self.now = now
+        self._due: list[tuple[float, int, Callable[[], object]]] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self, seconds: float, action: Callable[[], object]) -> None:
+        """Run ``action`` ``seconds`` after the start."""
+        heapq.heappush(self._due, (self.start + seconds, len(self._due), action))
+
+    def pause(self, seconds: float) -> None:
+        until = self.now + seconds
+        if self._due and self._due[0][0] <= until:
+            when, _, action = heapq.heappop(self._due)
+            self.now = max(self.now, when)
+            action()
+        else:
+            self.now = until
+        assert self.now - self.start < 3600, "the watcher waited an hour of fake time"
+
+    @property
+    def elapsed(self) -> float:
+        return self.now - self.start
+
+
+def change(watcher: Watcher, path: Path, event: type[FileSystemEvent] = FileModifiedEvent) -> None:
+    """What an observer thread does for a saved file, called directly: the watcher's own
+    filtering and stamping, with no filesystem and no thread."""
+    watcher._handler.on_any_event(event(str(path)))
+
+
+def fake_watcher(tree: Path, t: FakeTime, **options) -> Watcher:
+    """A watcher on params.yaml and data/ that is never started: only ``change()`` feeds it."""
+    options.setdefault("debounce", 0.25)
+    return Watcher([tree / "params.yaml", tree / "data"], lambda c: None, clock=t, pause=t.pause, **options)
+
+
+def test_a_burst_of_saves_is_one_callback_once_quiet(tree: Path):
+    t, calls, stop = FakeTime(), [], threading.Event()
+    watcher = Watcher([tree / "params.yaml", tree / "data"],
+                      lambda c: calls.append((t.elapsed, c, threading.current_thread())),
+                      debounce=0.25, clock=t, pause=t.pause)
+    for i in range(10):  # 10 saves, 0.125 s apart: each well inside the debounce
+        t.at(i * 0.125, lambda i=i: (change(watcher, tree / "params.yaml"),
+                                     change(watcher, tree / "data" / f"part-{i % 3}.csv")))
+    t.at(60.0, stop.set)
+    watcher.serve(stop)  # never started: serve() starts the observer, so stop it after
+    watcher.stop()
+    parts = {tree / "data" / f"part-{i}.csv" for i in range(3)}
+    # once, at the last save + debounce, in the thread that called serve()
+    assert calls == [(9 * 0.125 + 0.25, {tree / "params.yaml", *parts}, threading.current_thread())]
+
+
+def test_each_change_restarts_the_quiet_period(tree: Path):
+    t = FakeTime()
+    watcher = fake_watcher(tree, t)
+    change(watcher, tree / "params.yaml")
+    t.at(0.125, lambda: change(watcher, tree / "data" / "a.csv"))
+    assert watcher.wait(timeout=0.3125) is None  # quiet since 0.125, due at 0.375: not yet
+    assert t.elapsed == 0.3125
+    assert watcher.wait(timeout=5) == {tree / "params.yaml", tree / "data" / "a.csv"}  # kept across the timeout
+    assert t.elapsed == 0.375
+
+
+def test_a_burst_that_never_goes_quiet_fires_max_delay_after_its_first_change(tree: Path):
+    t = FakeTime()
+    watcher = fake_watcher(tree, t, max_delay=0.9375)
+    part = [tree / "data" / f"part-{i}.csv" for i in range(24)]
+    for i in range(24):  # a save every 0.125 s for 3 s: never quiet for the 0.25 s debounce
+        t.at(i * 0.125, lambda i=i: change(watcher, part[i]))
+    assert watcher.wait() == set(part[:8])  # saves at 0 .. 0.875
+    assert t.elapsed == 0.9375
+    assert watcher.wait() == set(part[8:16])  # the next burst starts at its own first save (1.0)
+    assert t.elapsed == 1.0 + 0.9375
+
+
+def test_the_default_max_delay_is_ten_debounces_and_at_least_two_seconds():
+    assert Watcher([], lambda c: None, debounce=0.25).max_delay == 2.5
+    assert Watcher([], lambda c: None, debounce=0.05).max_delay == 2.0
+    assert Watcher([], lambda c: None, debounce=0.05, max_delay=0.5).max_delay == 0.5
+
+
+def test_ignored_changes_neither_start_nor_extend_a_burst(tree: Path):
+    t = FakeTime()
+    outs = tree / "data" / "processed"
+    watcher = fake_watcher(tree, t, ignore=lambda p: p == outs or outs in p.parents)
+    change(watcher, tree / "other.txt")  # not asked for
+    t.at(0.125, lambda: change(watcher, tree / "data" / "a.csv"))
+    t.at(0.25, lambda: change(watcher, tree / "data" / ".a.csv.swp"))  # an editor's swap file
+    t.at(0.3125, lambda: change(watcher, outs / "part-0.parquet"))  # the caller's ignore
+    t.at(0.34375, lambda: change(watcher, tree / "data", DirModifiedEvent))  # a folder's bare "modified"
+    assert watcher.wait() == {tree / "data" / "a.csv"}
+    assert t.elapsed == 0.125 + 0.25
+
+
+def test_wait_ends_at_its_timeout_or_at_stop(tree: Path):
+    t = FakeTime()
+    watcher = fake_watcher(tree, t)
+    assert watcher.wait(timeout=1.5) is None
+    assert t.elapsed == 1.5
+    t.at(4.0, watcher.stop)
+    assert watcher.wait() is None
+    assert t.elapsed == 4.0
+    change(watcher, tree / "params.yaml")
+    assert watcher.wait() is None  # stopped: pending changes are never reported
+
+
+# -- the real thing: watchdog observers on tmp folders ------------------------------------------
+
+
+def test_real_saves_in_quick_succession_arrive_as_one_burst(tree: Path):
+    with Watcher([tree / "params.yaml", tree / "data"], lambda c: None, debounce=0.2) as watcher:
+        for i in range(10):
             (tree / "params.yaml").write_text(f"x: {i}\n")
             (tree / "data" / f"part-{i % 3}.csv").write_text(f"{i}\n")
-            time.sleep(0.02)
-        deadline = time.monotonic() + 5
-        while not calls and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.5)  # long enough for a second, wrong callback to show up
-        stop.set()
-        server.join(timeout=2)
-    assert len(calls) == 1
-    assert calls[0] == {tree / "params.yaml", *(tree / "data" / f"part-{i}.csv" for i in range(3))}
-
-
-def test_the_callback_waits_for_quiet(tree: Path):
-    with Watcher([tree / "params.yaml"], lambda c: None, debounce=0.3) as watcher:
-        time.sleep(0.05)
-        (tree / "params.yaml").write_text("x: 2\n")
-        start = time.monotonic()
-        assert settle(watcher) == {tree / "params.yaml"}
-        assert time.monotonic() - start >= 0.25
-
-
-def test_a_burst_that_never_goes_quiet_still_fires(tree: Path):
-    with Watcher([tree / "params.yaml"], lambda c: None, debounce=0.2, max_delay=0.5) as watcher:
-        stop = time.monotonic() + 2.0
-        fired = None
-        while time.monotonic() < stop and fired is None:
-            (tree / "params.yaml").write_text(str(time.monotonic()))
-            fired = watcher.wait(timeout=0.05)
-        assert fired == {tree / "params.yaml"}
+        assert settle(watcher) == {tree / "params.yaml", *(tree / "data" / f"part-{i}.csv" for i in range(3))}
 
 
 def test_unwatched_ignored_and_caller_ignored_paths_are_not_changes(tree: Path):

@@ -8,7 +8,9 @@ existing ancestor, re-planned when folders on the way appear. Changes are
 collected into a set; ``serve()`` calls ``callback(changed)`` in the calling
 thread once nothing has changed for ``debounce`` seconds (or ``max_delay``
 after the first change of a burst that never goes quiet), so a signal such as
-Ctrl-C reaches the callback's work in the main thread.
+Ctrl-C reaches the callback's work in the main thread. Time is read from an
+injectable ``clock`` and passed with an injectable ``pause``, so the debounce
+can be driven step by step without sleeping.
 
 Ignored: anything under ``.git/``, ``.lockgate/`` or ``__pycache__/``, lock
 files beside specs (``pipelines/*.lock``), and editor or atomic-write
@@ -103,9 +105,21 @@ def plan_watches(paths: Iterable[Path]) -> dict[Path, bool]:
     }
 
 
+Clock = Callable[[], float]
+"""Monotonic seconds."""
+
+Pause = Callable[[float], object]
+"""Block for up to this many seconds; called with the watcher's condition held."""
+
+
 class Watcher:
     """Watchdog observers over ``paths``; ``serve()`` calls ``callback(changed)``
-    once per quiet period of ``debounce`` seconds."""
+    once per quiet period of ``debounce`` seconds.
+
+    ``clock`` (default ``time.monotonic``) stamps changes and decides when a burst
+    is due; ``pause(seconds)`` is how ``wait()`` passes time, by default a wait on
+    the watcher's condition that a change or ``stop()`` ends early. A fake pair
+    (``pause`` advancing the fake ``clock``) makes the debounce deterministic."""
 
     def __init__(
         self,
@@ -115,6 +129,8 @@ class Watcher:
         *,
         ignore: Callable[[Path], bool] | None = None,
         max_delay: float | None = None,
+        clock: Clock = time.monotonic,
+        pause: Pause | None = None,
     ) -> None:
         self.callback = callback
         self.debounce = debounce
@@ -125,6 +141,8 @@ class Watcher:
         self._watches: dict[tuple[Path, bool], object] = {}
         self._folders: frozenset[Path] = frozenset()  # read by observer threads
         self._cond = threading.Condition()
+        self._clock = clock
+        self._pause = pause or self._cond.wait
         self._pending: set[Path] = set()
         self._first = self._last = 0.0
         self._replan = False
@@ -151,9 +169,6 @@ class Watcher:
         with self._cond:
             self._paths = frozenset(_absolute(p) for p in paths)
         self._apply_plan()
-
-    def set_ignore(self, ignore: Callable[[Path], bool]) -> None:
-        self._ignore = ignore
 
     def _apply_plan(self) -> set[Path]:
         """Re-plan the observers; returns wanted paths that appeared since the last plan."""
@@ -212,7 +227,7 @@ class Watcher:
                 replan = replan or any(_under(f, paths[0]) for f in self._folders)
         if not changed and not replan:
             return
-        now = time.monotonic()
+        now = self._clock()
         with self._cond:
             if changed:
                 if not self._pending:
@@ -250,14 +265,14 @@ class Watcher:
     def wait(self, timeout: float | None = None) -> set[Path] | None:
         """Block until a burst of changes has gone quiet; the changed paths, or None
         on timeout or after ``stop()``."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else self._clock() + timeout
         while True:
             with self._cond:
                 if self._stopped:
                     return None
                 replan = self._replan
                 if not replan:
-                    now = time.monotonic()
+                    now = self._clock()
                     if self._pending:
                         due = min(self._last + self.debounce, self._first + self.max_delay)
                         if now >= due:
@@ -269,12 +284,12 @@ class Watcher:
                         return None
                     wake = min((t for t in (due, deadline) if t is not None), default=now + 1.0)
                     # Bounded waits keep Ctrl-C responsive on every platform.
-                    self._cond.wait(min(1.0, max(0.0, wake - now)))
+                    self._pause(min(1.0, max(0.0, wake - now)))
                     continue
             appeared = self._apply_plan()  # outside the lock: scheduling takes the observer's
             appeared = {p for p in appeared if not self._ignore(p)}
             if appeared:
-                now = time.monotonic()
+                now = self._clock()
                 with self._cond:
                     if not self._pending:
                         self._first = now
