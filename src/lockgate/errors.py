@@ -1,4 +1,4 @@
-"""The one exception tree of lockgate.
+"""The one exception tree of lockgate, and the "did you mean" of its messages.
 
 Messages are composed from structured fields, so callers (and tests) can read
 the parts, and the CLI can print them as one line without a traceback::
@@ -7,12 +7,19 @@ the parts, and the CLI can print them as one line without a traceback::
     ├── SpecError            a spec, params file or -p override is wrong (exit 2);
     │                        holds every SpecIssue found, not just the first
     ├── UsageError           a command-line mistake: unknown pipeline, stage,
-    │                        artifact or remote (exit 2)
+    │                        artifact, experiment or remote (exit 2)
     ├── StoreError           the content-addressed store
     │   ├── ObjectMissing    an object is not in the store
     │   ├── CorruptObject    an object's bytes no longer match its hash
-    │   └── UntrustedModel   a stored model holds types nobody trusted
-    ├── StepError            a stage's own code or command failed (exit 1)
+    │   ├── UntrustedModel   a stored model holds types nobody trusted
+    │   └── WrongRecord      (store.artifacts) a record is not of the kind asked for
+    ├── StepError            a stage names a builtin step this version does not have
+    ├── StageFailed          a stage failed for a reason said in words (a step
+    │   │                    rejected its input, a command exited non-zero, an
+    │   │                    output was not written); the worker turns it into the
+    │   │                    stage's result, shown without a traceback
+    │   ├── Interrupted      (executor.worker) the run was interrupted
+    │   └── CorruptInput     (executor.worker) an input's object failed verification
     ├── RepoLocked           another `lockgate run` holds the repository lock
     ├── RegistryError        a registry file is broken, or a model, version or
     │                        alias does not exist (exit 2)
@@ -25,6 +32,10 @@ This module imports nothing from lockgate and nothing heavy.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 
 class LockgateError(Exception):
@@ -108,12 +119,19 @@ class UntrustedModel(StoreError):
 
 
 class StepError(LockgateError):
-    """A stage failed while running the user's code, command or a builtin step."""
+    """A stage names a builtin step this version of lockgate does not have (a stage that
+    fails while it runs is a StageFailed)."""
 
     def __init__(self, stage: str, message: str, log_path: str = "") -> None:
         self.stage = stage
         self.log_path = log_path
         super().__init__(f"stage '{stage}' failed: {message}")
+
+
+class StageFailed(LockgateError):
+    """A stage failed, and the message says why in the user's words: it is shown as
+    is, without a traceback (a builtin step that rejected its input also writes it to
+    the stage's log)."""
 
 
 class RepoLocked(LockgateError):
@@ -146,3 +164,39 @@ class AuditError(LockgateError):
     def __init__(self, path: str, message: str) -> None:
         self.path = path
         super().__init__(f"{path}: {message}; run `lockgate audit verify` for details")
+
+
+def did_you_mean(
+    word: str,
+    choices: Iterable[object],
+    *,
+    qualify: str = "",
+    label: Callable[[str], str] | None = None,
+    parens: bool = False,
+    prefixed: bool = False,
+    pool: int | None = None,
+) -> str:
+    """``; did you mean 'x'?`` for the choice closest to ``word`` (difflib's ratio, at
+    least 0.6), else ``""``; a message reads ``...{did_you_mean(...) or fallback}``.
+
+    ``qualify`` goes before the match inside the quotes (``'metrics.roc_auc'``) and
+    ``label(match)`` after them (``'features' (stage 'featurize', line 9)``);
+    ``parens`` gives `` (did you mean 'x'?)``, for a message that goes on after it;
+    ``prefixed``: when nothing is close, the first choice that starts with ``word``;
+    ``pool``: past this many choices, no search at all (it would be too slow).
+    """
+    import difflib  # only when a message needs it: not at start-up
+    import itertools
+
+    if pool is not None:
+        choices = list(itertools.islice(choices, pool + 1))
+        if len(choices) > pool:
+            return ""
+    texts = [str(c) for c in choices]
+    close = difflib.get_close_matches(word, texts, n=1)  # the best match, whatever the order
+    if not close and prefixed and word:
+        close = sorted(c for c in texts if c.startswith(word))[:1]
+    if not close:
+        return ""
+    text = f"did you mean '{qualify}{close[0]}'{label(close[0]) if label else ''}?"
+    return f" ({text})" if parens else f"; {text}"

@@ -8,11 +8,10 @@ This module reads files but never writes them (``init`` lives in the CLI).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockgate.errors import SpecError, SpecIssue, UsageError
+from lockgate.errors import SpecError, SpecIssue, UsageError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,7 @@ class Project:
         if named.is_file():
             return named
         names = [p.stem for p in self.spec_paths()]
-        close = difflib.get_close_matches(name_or_path, names, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else (
+        hint = did_you_mean(name_or_path, names) or (
             f"; pipelines here: {', '.join(names)}" if names else "; run 'lockgate init' to create one"
         )
         raise UsageError(f"no pipeline '{name_or_path}' (looked for {self.relative(named)}){hint}")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from lockgate.errors import UsageError
+from lockgate.errors import UsageError, did_you_mean
 from lockgate.lock import LockFile
 from lockgate.project import Project
 from lockgate.tracked import DATA_LOCK, DataLock
@@ -128,8 +128,6 @@ def find_artifact(project: Project, name: str, *, keys: bool = False) -> FoundAr
     that names an artifact wins, and the caller reads the key from the rest of
     NAME after ``found.name``. A miss is a UsageError listing what exists.
     """
-    import difflib
-
     from lockgate.hashing import hash_value
     from lockgate.spec.names import NAME_RE
 
@@ -165,8 +163,7 @@ def find_artifact(project: Project, name: str, *, keys: bool = False) -> FoundAr
         for out, found in found_here.items():
             artifacts.setdefault(out, []).append(found)
     if wanted_pipeline and wanted_pipeline not in pipelines:
-        close = difflib.get_close_matches(wanted_pipeline, pipelines, n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(wanted_pipeline, pipelines, parens=True)
         raise UsageError(f"no lock file for pipeline '{wanted_pipeline}' "
                          f"(locks here: {', '.join(pipelines)}){hint}")
     match = wanted if wanted in artifacts else None
@@ -176,11 +173,10 @@ def find_artifact(project: Project, name: str, *, keys: bool = False) -> FoundAr
                       if p in artifacts), None)
     if match is None:
         known = sorted(artifacts)
-        close = (difflib.get_close_matches(wanted, known, n=1)
-                 or difflib.get_close_matches(wanted.split(".")[0], known, n=1))
         where = (f"pipelines/{wanted_pipeline}.lock" if wanted_pipeline else "pipelines/*.lock")
         listed = ", ".join(known[:20]) + (f", ... ({len(known) - 20} more)" if len(known) > 20 else "")
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = (did_you_mean(wanted, known, parens=True)
+                or did_you_mean(wanted.split(".")[0], known, parens=True))
         raise UsageError(f"no artifact '{name}' in {where}; artifacts: {listed or 'none'}{hint}")
     found = artifacts[match]
     if len(found) > 1:

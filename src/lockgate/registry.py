@@ -20,7 +20,6 @@ object store (callers do: the promote step, ``lockgate registry ...``).
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import enum
 import keyword
 import re
@@ -31,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from lockgate.errors import RegistryError, StoreError
+from lockgate.errors import RegistryError, StoreError, did_you_mean
 from lockgate.lock import atomic_write_text
 from lockgate.store.artifacts import ArtifactRef, metrics_problem
 
@@ -148,7 +147,8 @@ class Registry:
         if not path.is_file():
             names = registry_names(root)
             raise RegistryError(
-                f"no model '{name}' in {REGISTRY_DIR}/{_suggest(name, names, 'models')}"
+                f"no model '{name}' in {REGISTRY_DIR}/"
+                f"{did_you_mean(name, names, prefixed=True) or _listed(names, 'models')}"
             )
         return cls.open(root, name)
 
@@ -175,8 +175,7 @@ class Registry:
         if text in self.aliases:
             return self.versions[self.aliases[text]]
         raise RegistryError(
-            f"model '{self.name}' has no alias '{text}'"
-            f"{_suggest(text, sorted(self.aliases), 'aliases')}"
+            f"model '{self.name}' has no alias '{text}'{self._alias_hint(text)}"
         )
 
     def alias_metrics(self, alias: str) -> dict[str, Any] | None:
@@ -257,8 +256,7 @@ class Registry:
         """(from, to) of a rollback of ``alias``, changing nothing; RegistryError if none."""
         if alias not in self.aliases:
             raise RegistryError(
-                f"model '{self.name}' has no alias '{alias}'"
-                f"{_suggest(alias, sorted(self.aliases), 'aliases')}"
+                f"model '{self.name}' has no alias '{alias}'{self._alias_hint(alias)}"
             )
         earlier = self.history.get(alias) or []
         if not earlier:
@@ -272,8 +270,7 @@ class Registry:
         """Point ``alias`` back at the version it pointed to before; returns (from, to)."""
         if alias not in self.aliases:
             raise RegistryError(
-                f"model '{self.name}' has no alias '{alias}'"
-                f"{_suggest(alias, sorted(self.aliases), 'aliases')}"
+                f"model '{self.name}' has no alias '{alias}'{self._alias_hint(alias)}"
             )
         earlier = self.history.get(alias) or []
         if not earlier:
@@ -352,6 +349,9 @@ class Registry:
         }
         self.audit = str(data.get("audit") or "")
 
+    def _alias_hint(self, alias: str) -> str:
+        return did_you_mean(alias, self.aliases, prefixed=True) or _listed(sorted(self.aliases), "aliases")
+
     def _versions_phrase(self) -> str:
         if not self.versions:
             return "it has no versions yet"
@@ -413,7 +413,7 @@ def _check_file(data: Any, name: str) -> list[Problem]:
     problems: list[Problem] = []
     for key in data:
         if key not in _TOP_KEYS:
-            problems.append(((str(key),), f"unknown key '{key}'{_suggest(str(key), _TOP_KEYS)}"))
+            problems.append(((str(key),), f"unknown key '{key}'{did_you_mean(str(key), _TOP_KEYS, prefixed=True)}"))
     if data.get("schema", REGISTRY_SCHEMA) != REGISTRY_SCHEMA:
         problems.append(((("schema",)), f"schema {data['schema']!r} is not supported "
                                         f"(this lockgate reads schema {REGISTRY_SCHEMA})"))
@@ -468,7 +468,7 @@ def _check_version(number: int, record: Any) -> list[Problem]:
     for key in record:
         if key not in _VERSION_KEYS:
             problems.append(((*base, str(key)), f"version {number}: unknown key '{key}'"
-                                                f"{_suggest(str(key), _VERSION_KEYS)}"))
+                                                f"{did_you_mean(str(key), _VERSION_KEYS, prefixed=True)}"))
     if "artifact" not in record:
         problems.append((base, f"version {number} has no artifact record"))
     else:
@@ -524,18 +524,9 @@ def _listing(known: set[int]) -> str:
     return "versions: " + ", ".join(str(n) for n in sorted(known)) if known else "there are none"
 
 
-def _suggest(word: str, choices: Any, what: str = "") -> str:
-    choices = [str(c) for c in choices]
-    close = difflib.get_close_matches(word, choices, n=1)
-    if not close and word:
-        close = [c for c in sorted(choices) if c.startswith(word)][:1]
-    if close:
-        return f"; did you mean '{close[0]}'?"
-    if what and choices:
-        return f" ({what}: {', '.join(choices)})"
-    if what:
-        return f" (there are no {what} yet)"
-    return ""
+def _listed(choices: list[str], what: str) -> str:
+    """`` (aliases: a, b)``, else `` (there are no aliases yet)``."""
+    return f" ({what}: {', '.join(map(str, choices))})" if choices else f" (there are no {what} yet)"
 
 
 def _iso(moment: _dt.datetime) -> str:

@@ -114,14 +114,15 @@ def test_a_file_is_judged_by_its_bytes_not_its_name(tmp_path: Path):
 
     import pytest
 
-    from lockgate.steps.base import StepFailure, load_model_input, model_file_format
+    from lockgate.errors import StageFailed
+    from lockgate.steps.base import load_model_input, model_file_format
 
     disguised = tmp_path / "model.skops"
     disguised.write_bytes(pickle.dumps({"not": "a model"}))
     assert model_file_format(disguised) == "pickle"
-    with pytest.raises(StepFailure, match="model.skops is a pickle file: loading it runs any code"):
+    with pytest.raises(StageFailed, match="model.skops is a pickle file: loading it runs any code"):
         load_model_input(disguised, trust_pickle=False, step="predict")
     damaged = tmp_path / "damaged.skops"
     damaged.write_bytes(b"PK\x03\x04" + b"\x00" * 64)
-    with pytest.raises(StepFailure, match=r"damaged.skops is not a readable skops file \(BadZipFile"):
+    with pytest.raises(StageFailed, match=r"damaged.skops is not a readable skops file \(BadZipFile"):
         load_model_input(damaged, trust_pickle=False, step="predict")

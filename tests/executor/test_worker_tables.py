@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lockgate.executor.worker import Job, JobResult, StageFailure, _as_requested, _save_outputs, _wants, run_job
+from lockgate.errors import StageFailed
+from lockgate.executor.worker import Job, JobResult, _as_requested, _save_outputs, _wants, run_job
 from lockgate.graph.stage import Stage
 from lockgate.store.memory import MemoryStore
 
@@ -97,8 +98,8 @@ def test_a_series_parameter_given_a_wide_table_says_so():
     def train(y: pd.Series):
         return y
 
-    with pytest.raises(StageFailure, match=r"argument 'y' is annotated pd.Series, but the table it reads "
-                                           r"has 3 columns \(a, b, c\); give it a one-column table"):
+    with pytest.raises(StageFailed, match=r"argument 'y' is annotated pd.Series, but the table it reads "
+                                          r"has 3 columns \(a, b, c\); give it a one-column table"):
         _as_requested(pa.table({"a": [1], "b": [2], "c": [3]}), train, "y")
 
 
@@ -113,7 +114,7 @@ def test_a_series_parameter_given_a_wide_table_says_so():
 ], ids=["numpy array", "numpy scalar", "int", "pandas Index", "arrow array", "LazyFrame", "tuple"])
 def test_data_values_are_never_stored_as_models(tmp_path: Path, make, hint: str):
     value = make()
-    with pytest.raises(StageFailure) as info:
+    with pytest.raises(StageFailed) as info:
         _save_outputs(_job(tmp_path, "m:f", ("out",)), MemoryStore(), value, JobResult(ok=False))
     message = str(info.value)
     assert message.startswith(f"output 'out' is a {type(value).__module__}.{type(value).__qualname__}, "

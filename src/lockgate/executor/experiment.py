@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockgate.errors import UsageError
+from lockgate.errors import UsageError, did_you_mean
 
 EXPERIMENTS = "experiments"
 JOURNAL = ".restore.json"  # params files rewritten for a running experiment: path -> backup
@@ -108,10 +108,8 @@ def find(state_dir: Path, name: str) -> Experiment:
     for experiment in experiments:
         if experiment.name == name:
             return experiment
-    from lockgate.spec.params import suggest
-
     names = [e.name for e in experiments]
-    hint = suggest(name, names) or (f" (experiments: {', '.join(names)})" if names else
+    hint = did_you_mean(name, names) or (f" (experiments: {', '.join(names)})" if names else
                                     "; there are none yet: `lockgate run -p KEY=VALUE` makes one")
     raise UsageError(f"no experiment '{name}'{hint}")
 

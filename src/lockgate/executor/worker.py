@@ -23,12 +23,14 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lockgate.errors import StageFailed
 from lockgate.graph.stage import Stage
-from lockgate.steps.base import StepFailure, numeric_values
+from lockgate.steps.base import numeric_values
 
 LOG_TAIL_LINES = 15
 
@@ -61,15 +63,11 @@ class JobResult:
     cancelled: bool = False  # not started, or stopped, because the run was interrupted
 
 
-class StageFailure(Exception):
-    """The stage itself failed; the message is shown to the user as is."""
-
-
-class Interrupted(StageFailure):
+class Interrupted(StageFailed):
     """The run was interrupted: the stage did not start, or was stopped."""
 
 
-class CorruptInput(StageFailure):
+class CorruptInput(StageFailed):
     """An input's object failed verification (the store dropped it): rebuild, then retry."""
 
     def __init__(self, arg: str) -> None:
@@ -170,8 +168,8 @@ def _wait(proc: subprocess.Popen, record: Path) -> int:
     code = proc.wait()  # 0 when already reaped elsewhere: never trusted then
     leftovers.forget(record)
     if lost:
-        raise StageFailure("lockgate lost the command's exit status (other code in this process "
-                           "waited for it); its outputs are not recorded; run again")
+        raise StageFailed("lockgate lost the command's exit status (other code in this process "
+                          "waited for it); its outputs are not recorded; run again")
     return code
 
 
@@ -260,7 +258,7 @@ def run_job(job: Job) -> JobResult:
                 _run_cmd(job, log, store, stats, result)
             else:
                 with _captured(log):
-                    _run_python(job, store, result)
+                    _run_python(job, store, result, log)
             _check_unchanged(job, stats)
             result.ok = True
         except Interrupted as exc:
@@ -269,11 +267,8 @@ def run_job(job: Job) -> JobResult:
         except CorruptInput as exc:
             result.error = str(exc)
             result.corrupt_inputs.append(exc.arg)
-        except StageFailure as exc:
+        except StageFailed as exc:  # said in words: no traceback needed
             result.error = str(exc)
-        except StepFailure as exc:  # a builtin step's clear message: no traceback needed
-            result.error = str(exc)
-            log.write(f"{exc}\n")
         except Exception as exc:  # the user's code raised: show its own traceback in the log
             log.write(_user_traceback(exc))
             result.error = f"{type(exc).__name__}: {exc}"
@@ -335,7 +330,7 @@ def _check_unchanged(job: Job, stats: Any) -> None:
         target = root / path
         now = path_digest(root, path, stats, own if path in job.deps else ()) if target.exists() else ""
         if now != before:
-            raise StageFailure(
+            raise StageFailed(
                 f"dependency {path} changed while the stage ran; its outputs were not "
                 "recorded; run again"
             )
@@ -359,7 +354,7 @@ def _run_cmd(job: Job, log: Any, store: Any, stats: Any, result: JobResult) -> N
             how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
             if _STOPPED[0]:
                 raise Interrupted(f"interrupted: command {how}: {command}")
-            raise StageFailure(f"command {how}: {command}")
+            raise StageFailed(f"command {how}: {command}")
     _collect_cmd_outputs(job, store, stats, result)
 
 
@@ -371,9 +366,9 @@ def _check_wdir(job: Job) -> None:
     target = Path(job.root) / job.stage.wdir
     where = outside_root(target, job.root)
     if where:
-        raise StageFailure(f"wdir '{job.stage.wdir}': {where}; a stage runs inside the repository only")
+        raise StageFailed(f"wdir '{job.stage.wdir}': {where}; a stage runs inside the repository only")
     if not target.is_dir():
-        raise StageFailure(f"wdir '{job.stage.wdir}' is not a folder; create it or fix the stage's wdir")
+        raise StageFailed(f"wdir '{job.stage.wdir}' is not a folder; create it or fix the stage's wdir")
 
 
 def _remove_outputs(job: Job, log: Any) -> None:
@@ -411,11 +406,11 @@ def _collect_cmd_outputs(job: Job, store: Any, stats: Any, result: JobResult) ->
     for path in (*stage.outs, *stage.metrics):
         target = root / path
         if not os.path.lexists(target):
-            raise StageFailure(f"the command did not write '{path}', which the stage lists as an output")
+            raise StageFailed(f"the command did not write '{path}', which the stage lists as an output")
         where = outside_root(target.parent, root) or (
             outside_root(target, root) if path in stage.metrics else None)
         if where:
-            raise StageFailure(
+            raise StageFailed(
                 f"output '{path}': {where}; lockgate keeps outputs inside the repository only")
         digest, kind = stats.hash_path(target, links=True)
         if not stage.cached(path):  # `cache: false`: hashed and recorded, never stored
@@ -451,12 +446,12 @@ def _read_metrics_file(target: Path, path: str) -> dict[str, Any]:
             values = json.loads(text)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         kind = "YAML" if target.suffix in (".yaml", ".yml") else "JSON"
-        raise StageFailure(f"metrics file '{path}' is not valid {kind}: {exc}") from None
+        raise StageFailed(f"metrics file '{path}' is not valid {kind}: {exc}") from None
     except Exception as exc:  # yaml.YAMLError: PyYAML is imported only for YAML files
-        raise StageFailure(f"metrics file '{path}' is not valid YAML: {exc}") from None
+        raise StageFailed(f"metrics file '{path}' is not valid YAML: {exc}") from None
     if not isinstance(values, dict):
-        raise StageFailure(f"metrics file '{path}' must hold a mapping of names to numbers, "
-                           f"not a {type(values).__name__}")
+        raise StageFailed(f"metrics file '{path}' must hold a mapping of names to numbers, "
+                          f"not a {type(values).__name__}")
     return numeric_values(values)
 
 
@@ -479,10 +474,10 @@ def _import_function(job: Job) -> Any:
             importlib.import_module(module_name)
             module = _reload_edited(module_name, Path(job.root))
         except ImportError as exc:
-            raise StageFailure(f"cannot import '{module_name}': {exc}") from None
+            raise StageFailed(f"cannot import '{module_name}': {exc}") from None
     func = getattr(module, func_name, None)
     if not callable(func):
-        raise StageFailure(f"'{module_name}' has no function '{func_name}'")
+        raise StageFailed(f"'{module_name}' has no function '{func_name}'")
     return func
 
 
@@ -541,14 +536,14 @@ def _load_input(store: Any, record: dict[str, Any], root: str) -> Any:
         try:
             return read_table(Path(root) / record["path"], record.get("read"))
         except TableFileError as exc:
-            raise StageFailure(str(exc)) from None
+            raise StageFailed(str(exc)) from None
     if "written_at" in record:  # a file or folder a cmd stage wrote, in the workspace
         target = Path(root) / record["written_at"]
         if target.is_file() and target.suffix.lower() in _READABLE_TABLES:
             try:
                 return read_table(target)
             except TableFileError as exc:
-                raise StageFailure(str(exc)) from None
+                raise StageFailed(str(exc)) from None
         if target.is_file() and target.suffix.lower() in (".json", ".yaml", ".yml"):
             return _read_structured(target, record["written_at"])
         return target  # a model file, a folder: the function (or step) opens it
@@ -570,9 +565,9 @@ def _read_structured(target: Path, name: str) -> Any:
 
         return yaml.safe_load(text)
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise StageFailure(f"'{name}' is not readable {target.suffix[1:].upper()}: {exc}") from None
+        raise StageFailed(f"'{name}' is not readable {target.suffix[1:].upper()}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - yaml.YAMLError, imported only here
-        raise StageFailure(f"'{name}' is not readable YAML: {exc}") from None
+        raise StageFailed(f"'{name}' is not readable YAML: {exc}") from None
 
 
 _READABLE_TABLES = (".parquet", ".pq", ".csv", ".arrow", ".feather", ".ipc")
@@ -698,11 +693,11 @@ def _as_requested(value: Any, func: Any, arg: str) -> Any:
         try:
             result = to_pandas(value, shape)
         except ImportError:
-            raise StageFailure(f"argument '{arg}' asks for a pandas table, but pandas is not "
-                               "installed: pip install 'lockgate[pandas]'") from None
+            raise StageFailed(f"argument '{arg}' asks for a pandas table, but pandas is not "
+                              "installed: pip install 'lockgate[pandas]'") from None
         if shape == "series" and type(result).__name__ != "Series":
             columns = [c for c in value.column_names if not c.startswith("__index_level_")]
-            raise StageFailure(
+            raise StageFailed(
                 f"argument '{arg}' is annotated pd.Series, but the table it reads has {len(columns)} "
                 f"columns ({', '.join(columns[:5])}{', ...' if len(columns) > 5 else ''}); give it a "
                 "one-column table, or annotate it pd.DataFrame")
@@ -712,14 +707,15 @@ def _as_requested(value: Any, func: Any, arg: str) -> Any:
     return pl.from_arrow(drop_pandas_index(value))
 
 
-def _run_python(job: Job, store: Any, result: JobResult) -> None:
+def _run_python(job: Job, store: Any, result: JobResult, log: Any) -> None:
     stage = job.stage
     if stage.kind == "call":
         func = _import_function(job)
         inputs = _load_inputs(job, store)
         args = {arg: _as_requested(v, func, arg) for arg, v in inputs.items()}
         _check_signature(func, {**args, **stage.with_})
-        value = func(**args, **stage.with_)
+        with _said_in_log(log):
+            value = func(**args, **stage.with_)
     else:
         from lockgate.steps import load_step
         from lockgate.steps.base import StepContext
@@ -731,8 +727,20 @@ def _run_python(job: Job, store: Any, result: JobResult) -> None:
         inputs = {} if lazy else _load_inputs(job, store)
         ctx = StepContext(stage=stage, root=Path(job.root), input_digests=job.input_digests,
                           input_records=job.inputs, extra=job.extra, effects=result.effects)
-        value = step.run(inputs, options, ctx)
+        with _said_in_log(log):
+            value = step.run(inputs, options, ctx)
     _save_outputs(job, store, value, result)
+
+
+@contextlib.contextmanager
+def _said_in_log(log: Any) -> Iterator[None]:
+    """A StageFailed from the stage's own code (a builtin step rejecting its input) is
+    written to the stage's log too, where the step's own output is."""
+    try:
+        yield
+    except StageFailed as exc:
+        log.write(f"{exc}\n")
+        raise
 
 
 def _load_inputs(job: Job, store: Any) -> dict[str, Any]:
@@ -752,7 +760,7 @@ def _check_signature(func: Any, kwargs: dict[str, Any]) -> None:
     try:
         inspect.signature(func).bind(**kwargs)
     except TypeError as exc:
-        raise StageFailure(
+        raise StageFailed(
             f"{func.__module__}.{func.__name__}{inspect.signature(func)} cannot take "
             f"{', '.join(kwargs) or 'no arguments'}: {exc}"
         ) from None
@@ -771,7 +779,7 @@ def _split_returns(stage: Stage, value: Any) -> dict[str, Any]:
         return {name: value[base] for name, base in zip(names, bases)}
     if isinstance(value, (tuple, list)) and len(value) == len(names):
         return dict(zip(names, value))
-    raise StageFailure(
+    raise StageFailed(
         f"the stage lists {len(names)} outputs ({', '.join(bases)}) but returned "
         f"{type(value).__name__}; return a tuple of {len(names)} or a dict with those keys"
     )
@@ -784,11 +792,11 @@ def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
 
     for name, item in _split_returns(job.stage, value).items():
         if item is None:
-            raise StageFailure(f"output '{name}' is None; return a table, a dict of metrics or a model")
+            raise StageFailed(f"output '{name}' is None; return a table, a dict of metrics or a model")
         if type(item).__module__.startswith("polars") and type(item).__name__ == "Series":
             item = item.to_frame()  # a column is a one-column table
         if not _storable(item):
-            raise StageFailure(
+            raise StageFailed(
                 f"output '{name}' is a {type(item).__module__}.{type(item).__qualname__}, which lockgate "
                 "cannot store: return a table (polars, pandas or pyarrow), a dict (metrics or JSON), a "
                 "list, or a fitted model (an object with predict/transform)" + _storing_hint(item))
@@ -801,7 +809,7 @@ def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
             else:
                 ref = save_any(store, item)
         except (StoreError, TableFileError) as exc:
-            raise StageFailure(f"cannot store output '{name}': {exc}") from None
+            raise StageFailed(f"cannot store output '{name}': {exc}") from None
         result.outputs[name] = ref.to_record()
         summary = numeric_values(item) if isinstance(item, dict) else None
         if summary:
@@ -857,12 +865,10 @@ def _json_safe(value: Any, name: str) -> Any:
 
 
 def _step_options(step: Any, stage: Stage) -> Any:
-    from pydantic import ValidationError
+    from lockgate.spec.validation import validate
 
-    try:
-        return step.Options.model_validate(stage.with_)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'with'}: {e['msg']}" for e in exc.errors()
-        )
-        raise StageFailure(f"invalid with: for step '{stage.run}': {problems}") from None
+    options, problems = validate(step.Options, stage.with_)
+    if problems:
+        said = "; ".join(f"{p.key or 'with'}: {text}" for p in problems for text in p.said)
+        raise StageFailed(f"invalid with: for step '{stage.run}': {said}")
+    return options

@@ -13,13 +13,12 @@ that nothing writes and that are not there.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import networkx as nx
 
-from lockgate.errors import SpecError, SpecIssue
+from lockgate.errors import SpecError, SpecIssue, did_you_mean
 from lockgate.graph.expand import expand_stages
 from lockgate.graph.pipeline import Pipeline, resolve_artifact
 from lockgate.graph.stage import Stage, overlapping_paths
@@ -129,8 +128,8 @@ def _artifact_edges(
                 ("stages", stage.base, "in", arg),
                 f"stage '{stage.name}' reads '{artifact}', which nothing produces"
                 + (_inside_output(artifact, stages_by_name)
-                   or _did_you_mean(artifact, producers, inputs, loaded, hint=len(issues) < _MAX_HINTS,
-                                    paths=_written_paths(stages_by_name))),
+                   or _unknown_artifact_hint(artifact, producers, inputs, loaded, hint=len(issues) < _MAX_HINTS,
+                                             paths=_written_paths(stages_by_name))),
             ))
         elif writer is not None and writer.kind == "cmd" and resolved == writer.name and resolved not in writer.outs:
             issues.append(loaded.issue(
@@ -159,7 +158,8 @@ def _artifact_edges(
                     path,
                     f"stage '{stage.name}': {word} refers to '{ref}', but '{ref.name}' is "
                     "neither an artifact nor a registry alias"
-                    + _did_you_mean(ref.name, producers, inputs, loaded, aliases, hint=len(issues) < _MAX_HINTS),
+                    + _unknown_artifact_hint(ref.name, producers, inputs, loaded, aliases,
+                                             hint=len(issues) < _MAX_HINTS),
                 ))
 
 
@@ -176,8 +176,7 @@ def _key_problem(ref: Any, producer: Stage, artifact: str) -> str:
         return ""
     if not keys:
         return f"'{artifact}' ({producer.run} step) is not a metrics artifact; gates read numbers"
-    close = difflib.get_close_matches(first, sorted(keys), n=1)
-    hint = f"; did you mean '{artifact}.{close[0]}'?" if close else f" (it has: {', '.join(sorted(keys))})"
+    hint = did_you_mean(first, keys, qualify=f"{artifact}.") or f" (it has: {', '.join(sorted(keys))})"
     return f"step '{producer.run}' of stage '{producer.name}' gives no key '{first}'{hint}"
 
 
@@ -195,7 +194,7 @@ def _inside_output(artifact: str, stages: dict[str, Stage]) -> str:
     return ""
 
 
-def _did_you_mean(
+def _unknown_artifact_hint(
     name: str,
     producers: dict[str, str],
     inputs: dict[str, str],
@@ -205,21 +204,19 @@ def _did_you_mean(
     hint: bool = True,
     paths: frozenset[str] = frozenset(),
 ) -> str:
+    """The closest artifact, input or alias, saying what it is; else how to make one."""
+
+    def what(match: str) -> str:
+        if match in producers:
+            stage = producers[match]
+            line = loaded.positions.of(("stages", stage.partition("@")[0]), key=True)[0]
+            if match in paths:  # a path a cmd stage writes: named by its path
+                return f", the path stage '{stage}' writes (line {line})"
+            return f" (stage '{stage}', line {line})"
+        return " (an input)" if match in inputs else " (a registry alias)"
+
     candidates = [*producers, *inputs, *aliases] if hint else []
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    if not close:
-        return "; add it under inputs: or to a stage's out:"
-    match = close[0]
-    if match in producers:
-        stage = producers[match]
-        base = stage.partition("@")[0]
-        line = loaded.positions.of(("stages", base), key=True)[0]
-        if match in paths:  # a path a cmd stage writes: named by its path
-            return f"; did you mean '{match}', the path stage '{stage}' writes (line {line})?"
-        return f"; did you mean '{match}' (stage '{stage}', line {line})?"
-    if match in inputs:
-        return f"; did you mean '{match}' (an input)?"
-    return f"; did you mean '{match}' (a registry alias)?"
+    return did_you_mean(name, candidates, label=what) or "; add it under inputs: or to a stage's out:"
 
 
 _MAX_HINTS = 20  # "did you mean" searches per pipeline (each scans every artifact)
@@ -348,8 +345,7 @@ def _alias_edges(stages: dict[str, Stage], graph: nx.DiGraph) -> None:
 
 def check_step(loaded: LoadedSpec, stage: Stage) -> list[SpecIssue]:
     """A builtin step's ``with:``, ``in:`` and ``out:`` against its declared schema."""
-    from pydantic import ValidationError
-
+    from lockgate.spec.validation import validate
     from lockgate.steps.options import INPUTS, OPTIONS, OUTPUTS
 
     name = str(stage.run)
@@ -358,28 +354,23 @@ def check_step(loaded: LoadedSpec, stage: Stage) -> list[SpecIssue]:
     path = ("stages", stage.base)
     prefix = f"stage '{stage.base}': step '{name}'"  # once per matrix stage, not per expansion
     issues: list[SpecIssue] = []
-    try:
-        OPTIONS[name].model_validate(stage.with_)
-    except ValidationError as exc:
-        allowed = list(OPTIONS[name].model_fields)
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "int", "float"))))
-            key = ".".join(str(p) for p in loc)
-            if err["type"] == "extra_forbidden":
-                close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-                fix = f" (did you mean '{close[0]}'?)" if close else f"; it takes: {', '.join(allowed)}"
-                msg = f"{prefix} has no option '{loc[-1]}'{fix}"
-            elif err["type"] == "missing":
-                msg = f"{prefix} needs 'with: {{{key}: ...}}'"
-            else:
-                where = f"'{key}' " if key else ""
-                msg = f"{prefix}: with: {where}{err['msg'][0].lower()}{err['msg'][1:]}"
-            issues.append(loaded.issue((*path, "with", *loc), msg, key=err["type"] == "extra_forbidden"))
+    _, problems = validate(OPTIONS[name], stage.with_)
+    allowed = list(OPTIONS[name].model_fields)  # the step's options, also for a key inside one
+    for problem in problems:
+        if problem.kind == "unknown":
+            fix = did_you_mean(str(problem.loc[-1]), allowed, parens=True) or f"; it takes: {', '.join(allowed)}"
+            messages = [f"{prefix} has no option '{problem.loc[-1]}'{fix}"]
+        elif problem.kind == "missing":
+            messages = [f"{prefix} needs 'with: {{{problem.key}: ...}}'"]
+        else:
+            where = f"'{problem.key}' " if problem.key else ""
+            messages = [f"{prefix}: with: {where}{said[0].lower()}{said[1:]}" for said in problem.said]
+        issues.extend(loaded.issue((*path, "with", *problem.loc), msg, key=problem.kind == "unknown")
+                      for msg in messages)
     required, optional = INPUTS[name]
     for arg in stage.inputs:
         if arg not in required + optional:
-            close = difflib.get_close_matches(arg, required + optional, n=1)
-            fix = f"; did you mean '{close[0]}'?" if close else f"; it takes: {', '.join(required + optional)}"
+            fix = did_you_mean(arg, required + optional) or f"; it takes: {', '.join(required + optional)}"
             issues.append(loaded.issue((*path, "in", arg), f"{prefix} has no input '{arg}'{fix}", key=True))
     missing = [arg for arg in required if arg not in stage.inputs]
     if missing:

@@ -6,14 +6,13 @@ read no files and run nothing, so they are tested on small literal graphs.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import networkx as nx
 
-from lockgate.errors import UsageError
+from lockgate.errors import UsageError, did_you_mean
 
 
 def resolve_targets(graph: nx.DiGraph, names: Iterable[str]) -> list[str]:
@@ -23,9 +22,7 @@ def resolve_targets(graph: nx.DiGraph, names: Iterable[str]) -> list[str]:
     for name in names:
         matches = [n for n in nodes if n == name or n.partition("@")[0] == name]
         if not matches:
-            close = difflib.get_close_matches(name, nodes, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise UsageError(f"no stage named '{name}'{hint}")
+            raise UsageError(f"no stage named '{name}'{did_you_mean(name, nodes)}")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
 

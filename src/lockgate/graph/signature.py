@@ -16,13 +16,14 @@ assigned, a class, or bound in a way ``ast`` cannot follow (``from x import *``,
 from __future__ import annotations
 
 import ast
-import difflib
 import importlib.util
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from lockgate.errors import did_you_mean
 
 MAX_SOURCE_BYTES = 10 * 1024 * 1024  # a bigger module is not parsed at validate
 MAX_HOPS = 8  # re-exports followed (``from .nodes import f`` in a package ``__init__``)
@@ -250,8 +251,7 @@ def call_problems(stage: Any, found: Signature | Missing) -> list[tuple[tuple[st
     argument it needs that the stage does not give; ``where`` is relative to the stage."""
     prefix = f"stage '{stage.base}': "
     if isinstance(found, Missing):
-        close = difflib.get_close_matches(found.name, found.defined, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else (
+        hint = did_you_mean(found.name, found.defined) or (
             f" (it defines {', '.join(found.defined[:8])})" if found.defined else "")
         return [(("call",), f"{prefix}{found.module_file} has no function '{found.name}'{hint}")]
     problems: list[tuple[tuple[str | int, ...], str]] = []
@@ -262,8 +262,7 @@ def call_problems(stage: Any, found: Signature | Missing) -> list[tuple[tuple[st
                 f"{prefix}{key}: '{arg}' is positional-only in {found.text} ({found.where}); lockgate "
                 "passes arguments by name: remove the '/' from the function")))
         elif arg not in found.by_name and not found.var_keyword:
-            close = difflib.get_close_matches(arg, [n for n in found.by_name if n not in given], n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(arg, [n for n in found.by_name if n not in given])
             problems.append(((key, arg), f"{prefix}{key}: '{arg}' is not a parameter of {found.text} "
                                          f"({found.where}){hint}"))
     needed = [n for n in found.required if n not in given and n not in found.positional_only]

@@ -12,20 +12,20 @@ is checked here, before any expensive work.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from lockgate.errors import SpecError, SpecIssue
+from lockgate.errors import SpecError, SpecIssue, did_you_mean
 from lockgate.spec import limits
 from lockgate.spec import models as m
 from lockgate.spec.limits import shown
-from lockgate.spec.params import REF_RE, ParamError, apply_overrides, deep_merge, first_clash, suggest
+from lockgate.spec.params import REF_RE, ParamError, apply_overrides, deep_merge, first_clash
 from lockgate.spec.paths import check_name, check_path
+from lockgate.spec.validation import validate
 from lockgate.spec.yamlread import Positions, read_file, read_yaml
 
 STAGE_NAME_HELP = "letters, digits, '_' and '-', starting with a letter or '_'"
@@ -181,21 +181,6 @@ def _stage_params_files(spec: m.PipelineSpec) -> list[tuple[str, tuple[str | int
                 for file in entry:
                     found.setdefault(stage_params_path(stage.wdir, file), ("stages", name, "params", i))
     return list(found.items())
-
-
-_TYPE_WORDS = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "dict_type": "a mapping",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
 
 
 class _Checker:
@@ -376,7 +361,7 @@ class _Checker:
             where = (*path, "do")
         kinds = [k for k in m.STAGE_KINDS if k in body]
         if not kinds:
-            near = next((suggest(str(k), m.STAGE_KINDS) for k in body if suggest(str(k), m.STAGE_KINDS)), "")
+            near = next((did_you_mean(str(k), m.STAGE_KINDS) for k in body if did_you_mean(str(k), m.STAGE_KINDS)), "")
             hint = f" (found {', '.join(map(repr, body))}{near})" if body else ""
             self.add(where, f"stage '{name}' has no kind: add one of cmd:, call: or uses:{hint}", key=True)
             return None
@@ -435,7 +420,7 @@ class _Checker:
     def _stage_extras(self, name: str, stage: BaseModel, path: tuple[str, ...]) -> None:
         prefix = f"stage '{name}': "
         if isinstance(stage, m.UsesStage) and stage.uses not in m.BUILTIN_STEPS:
-            hint = suggest(stage.uses, m.BUILTIN_STEPS) or (
+            hint = did_you_mean(stage.uses, m.BUILTIN_STEPS) or (
                 "; builtin steps are " + ", ".join(m.BUILTIN_STEPS)
             )
             self.add((*path, "uses"), f"{prefix}unknown step '{stage.uses}'{hint}")
@@ -510,43 +495,21 @@ class _Checker:
     def _validate(
         self, model: type[BaseModel], data: dict[str, Any], path: tuple[str | int, ...], prefix: str
     ) -> BaseModel | None:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            self._report(model, data, exc.errors(), path, prefix)
-            return None
-
-    def _report(
-        self,
-        model: type[BaseModel],
-        data: dict[str, Any],
-        errors: list[Any],
-        path: tuple[str | int, ...],
-        prefix: str,
-    ) -> None:
-        """One issue per location: a union's alternatives are merged into one sentence."""
-        wrong_type: dict[tuple[Any, ...], list[str]] = {}
-        for err in errors:
-            loc = _clean_loc(data, tuple(err["loc"]))
-            full = (*path, *loc)
-            if err["type"] == "extra_forbidden":
-                allowed = m.allowed_keys(_model_at(model, loc[:-1]))
-                close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-                fix = f" (did you mean '{close[0]}'?)" if close else f"; allowed keys: {', '.join(allowed)}"
-                self.add(full, f"{prefix}unknown key '{loc[-1]}'{fix}", key=True)
-            elif err["type"] == "missing":
-                self.add(path or full[:-1], f"{prefix}missing required key '{_dotted(loc)}'")
+        """The model, or None with one issue per problem (a union's alternatives make one)."""
+        valid, problems = validate(model, data)
+        for problem in problems:
+            full = (*path, *problem.loc)
+            if problem.kind == "unknown":
+                word = problem.loc[-1]
+                fix = (did_you_mean(str(word), problem.allowed, parens=True)
+                       or f"; allowed keys: {', '.join(problem.allowed)}")
+                self.add(full, f"{prefix}unknown key '{word}'{fix}", key=True)
+            elif problem.kind == "missing":
+                self.add(path or full[:-1], f"{prefix}missing required key '{problem.key}'")
             else:
-                want = _TYPE_WORDS.get(err["type"]) or _constraint(err) or err["msg"][0].lower() + err["msg"][1:]
-                options = wrong_type.setdefault(loc, [])
-                if want not in options:
-                    options.append(want)
-        for loc, options in wrong_type.items():
-            got = _short(_value_at(data, loc))
-            self.add(
-                (*path, *loc),
-                f"{prefix}'{_dotted(loc)}' should be {' or '.join(options)}, got {got}",
-            )
+                self.add(full, f"{prefix}'{problem.key}' should be {' or '.join(problem.wants)}, "
+                               f"got {_short(problem.value)}")
+        return valid
 
     def params_file(self, root: Path, name: str, where: tuple[str | int, ...] = ("params_file",)) -> dict[str, Any]:
         path, problem = check_path(name, "params_file", writes=False, inside=True)
@@ -582,76 +545,8 @@ class _Checker:
         return data
 
 
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
-    """The nested model a location points into (for listing its allowed keys)."""
-    for part in loc:
-        field_info = next(
-            (f for n, f in model.model_fields.items() if (f.alias or n) == part), None
-        )
-        annotation = getattr(field_info, "annotation", None)
-        candidates = [a for a in getattr(annotation, "__args__", (annotation,)) if isinstance(a, type)]
-        nested = next((a for a in candidates if issubclass(a, BaseModel)), None)
-        if nested is None:
-            return model
-        model = nested
-    return model
-
-
-def _clean_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop pydantic's union-member labels ('str', 'tuple[str, ...]') from a location."""
-    clean: list[Any] = []
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        elif isinstance(part, str) and ("[" in part or part in _TYPE_LABELS):
-            continue
-        else:
-            node = None  # a key the user did not write (missing) or cannot be walked
-        clean.append(part)
-    return tuple(clean)
-
-
-_TYPE_LABELS = {"str", "int", "float", "bool", "dict", "list", "tuple", "none"}
-
-
-def _value_at(data: Any, loc: tuple[Any, ...]) -> Any:
-    node = data
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
 def _short(value: Any) -> str:
     return shown(value, 40)
-
-
-_BOUNDS = {
-    "greater_than": ("gt", "greater than"),
-    "greater_than_equal": ("ge", "at least"),
-    "less_than": ("lt", "less than"),
-    "less_than_equal": ("le", "at most"),
-}
-
-
-def _constraint(err: Any) -> str:
-    """``a number greater than 0`` for pydantic's ``Input should be greater than 0``."""
-    bound = _BOUNDS.get(err["type"])
-    if bound is None or bound[0] not in (err.get("ctx") or {}):
-        return ""
-    limit = err["ctx"][bound[0]]
-    if isinstance(limit, float) and limit.is_integer():
-        limit = int(limit)
-    return f"a number {bound[1]} {limit}"
 
 
 def _matrix_size(matrix: dict[str, tuple[Any, ...] | str] | None) -> int:

@@ -15,14 +15,12 @@ or ``${a}${a}${a}...``, cannot multiply into gigabytes.
 from __future__ import annotations
 
 import copy
-import difflib
-import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lockgate.errors import SpecError
+from lockgate.errors import SpecError, did_you_mean
 from lockgate.spec import limits
 from lockgate.spec.limits import shown
 from lockgate.spec.yamlread import read_yaml
@@ -35,17 +33,6 @@ class ParamError(Exception):
 
 
 _SUGGEST_POOL = 1_000  # past this many candidates, a "did you mean" search is too slow to do
-
-
-def suggest(word: str, choices: Iterable[str], *, pool: int | None = None) -> str:
-    """``; did you mean 'x'?`` when something close exists, else ``""`` (also when
-    there are more than ``pool`` choices to search)."""
-    if pool is not None:
-        choices = list(itertools.islice(choices, pool + 1))
-        if len(choices) > pool:
-            return ""
-    match = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def flat_keys(params: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -127,7 +114,7 @@ def lookup(params: Mapping[str, Any], dotted: str, budget: Budget | None = None)
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            close = suggest(dotted, iter_keys(params), pool=_SUGGEST_POOL) if (
+            close = did_you_mean(dotted, iter_keys(params), pool=_SUGGEST_POOL) if (
                 budget is None or budget.hint()) else ""
             hint = close or ("; define it under params:" if "." not in dotted else "")
             raise ParamError(f"unknown param {shown(dotted)}{hint}")
@@ -192,7 +179,7 @@ def apply_overrides(params: Mapping[str, Any], overrides: list[str]) -> dict[str
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             if not isinstance(node, dict) or part not in node:
-                hint = suggest(key, iter_keys(result), pool=_SUGGEST_POOL)
+                hint = did_you_mean(key, iter_keys(result), pool=_SUGGEST_POOL)
                 raise ParamError(f"-p {key}: no such param{hint}")
             if last:
                 node[part] = value

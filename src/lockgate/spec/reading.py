@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lockgate.errors import did_you_mean
+
 TABLE_SUFFIXES = (".parquet", ".pq", ".csv", ".arrow", ".feather", ".ipc", ".xlsx", ".xlsm", ".xls")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 
@@ -74,8 +76,6 @@ def table_kind(path: str | Path) -> str:
 def read_option_problems(kind: str, options: Any) -> list[tuple[str | None, str]]:
     """What is wrong with ``read:`` options for a ``kind`` of file ("folder": any file
     in it), as (option or None, message); empty when nothing is. Imports nothing."""
-    import difflib
-
     if not isinstance(options, dict):
         return [(None, f"read: takes a mapping of reader options, got {type(options).__name__}")]
     known = {"csv": CSV_OPTIONS, "excel": EXCEL_OPTIONS, "folder": (*CSV_OPTIONS, *EXCEL_OPTIONS)}.get(kind, ())
@@ -86,9 +86,8 @@ def read_option_problems(kind: str, options: Any) -> list[tuple[str | None, str]
             if not known:
                 problems.append((str(name), f"{what} files take no read options; remove read:"))
                 continue
-            close = difflib.get_close_matches(str(name), known, n=1)
             hint = (f" (pandas' name; {PANDAS_NAMES[name]})" if name in PANDAS_NAMES
-                    else f" (did you mean '{close[0]}'?)" if close else f"; known: {', '.join(known)}")
+                    else did_you_mean(str(name), known, parens=True) or f"; known: {', '.join(known)}")
             problems.append((str(name), f"unknown {what} read option '{name}'{hint}"))
             continue
         problem = _value_problem(str(name), value)
@@ -98,8 +97,6 @@ def read_option_problems(kind: str, options: Any) -> list[tuple[str | None, str]
 
 
 def _value_problem(name: str, value: Any) -> str:
-    import difflib
-
     shape = _SHAPES[name]
     ok = {
         _CHAR: isinstance(value, str) and len(value) == 1
@@ -126,8 +123,7 @@ def _value_problem(name: str, value: Any) -> str:
     if shape == _TYPES:
         for column, type_name in value.items():
             if type_name not in COLUMN_TYPES:
-                close = difflib.get_close_matches(type_name, COLUMN_TYPES, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else \
+                hint = did_you_mean(type_name, COLUMN_TYPES) or \
                     "; use int64, float64, string, bool, date32 or timestamp[s] (pyarrow's type names)"
                 return f"gives column '{column}' the type '{type_name}', which is not one{hint}"
     return ""

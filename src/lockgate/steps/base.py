@@ -4,7 +4,8 @@ A step module defines ``Options`` (a frozen pydantic model for its ``with:``)
 and ``run(inputs, options, ctx) -> value`` (one value, or a tuple for several
 ``out`` names, in order). ``options(with_)`` validates ``with:``. Steps never
 write the registry or the lock file themselves: side effects they request
-(a promotion) go into ``ctx.effects`` for the runner to carry out.
+(a promotion) go into ``ctx.effects`` for the runner to carry out. A step that
+rejects its input raises ``lockgate.errors.StageFailed`` with a message for the user.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from lockgate.errors import StageFailed, did_you_mean
 
 if TYPE_CHECKING:  # steps sit below graph in the layering: the type only
     from lockgate.graph.stage import Stage
@@ -37,21 +40,13 @@ class ModelArtifact:
     training_data_hash: str | None = None
 
 
-class StepFailure(Exception):
-    """A step rejected its input (a missing column, one class only, ...): the
-    message is shown as is, without a traceback."""
-
-
 def columns_or_fail(table: Any, wanted: list[str], what: str) -> None:
-    """Raise StepFailure naming each missing column, with the closest existing one."""
-    import difflib
-
+    """Raise StageFailed naming each missing column, with the closest existing one."""
     names = list(table.column_names if hasattr(table, "column_names") else table.columns)
     for column in wanted:
         if column not in names:
-            close = difflib.get_close_matches(column, names, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; it has: {', '.join(names)}"
-            raise StepFailure(f"{what}: column '{column}' is not in the table{hint}")
+            hint = did_you_mean(column, names) or f"; it has: {', '.join(names)}"
+            raise StageFailed(f"{what}: column '{column}' is not in the table{hint}")
 
 
 def to_polars(table: Any) -> Any:
@@ -121,22 +116,22 @@ def load_model_input(value: Any, *, trust_pickle: bool, step: str) -> Any:
         try:
             unknown = skops.io.get_untrusted_types(file=value)
             if unknown:
-                raise StepFailure(f"{step}: {value.name} holds types skops does not trust: "
+                raise StageFailed(f"{step}: {value.name} holds types skops does not trust: "
                                   f"{', '.join(sorted(unknown))}; save it with trusted types")
             return skops.io.load(value, trusted=[])
-        except StepFailure:
+        except StageFailed:
             raise
         except Exception as exc:  # noqa: BLE001 - a damaged or foreign file: zipfile, json, skops errors
-            raise StepFailure(f"{step}: {value.name} is not a readable skops file "
+            raise StageFailed(f"{step}: {value.name} is not a readable skops file "
                               f"({type(exc).__name__}: {exc}); write it with skops.io.dump") from None
     if fmt in ("pickle", "joblib"):
         if not trust_pickle:
-            raise StepFailure(
+            raise StageFailed(
                 f"{step}: {value.name} is a {fmt} file: loading it runs any code it holds. "
                 "If you trust whoever wrote it, set with: {trust_pickle: true}; or save the model "
                 "with skops (.skops), which loads without running code")
         import joblib
 
         return joblib.load(value)  # joblib reads plain pickles too
-    raise StepFailure(f"{step}: {value.name} is a {fmt} model file; lockgate's steps score "
+    raise StageFailed(f"{step}: {value.name} is a {fmt} model file; lockgate's steps score "
                       "scikit-learn models saved with skops (or pickle/joblib with trust_pickle)")

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockgate.steps.base import StepContext, StepFailure
+from lockgate.errors import StageFailed
+from lockgate.steps.base import StepContext
 from lockgate.steps.options import DriftOptions as Options
 
 
@@ -34,7 +35,7 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
     for column in columns:
         for side in ("reference", "current"):
             if column not in names[side]:
-                raise StepFailure(f"drift: column '{column}' is not in the {side} table")
+                raise StageFailed(f"drift: column '{column}' is not in the {side} table")
     common: dict[str, Any] = {
         "method": options.method, "threshold": options.threshold, "drift_share": options.drift_share,
         "per_column": {k: v.model_dump(exclude_none=True) for k, v in options.per_column.items()},
@@ -49,7 +50,7 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
 
             result = drift_table(reference, current, columns, **common)
     except ValueError as exc:
-        raise StepFailure(f"drift: {exc}") from None
+        raise StageFailed(f"drift: {exc}") from None
     return {
         "share_drifted": float(result.share_drifted),
         "dataset_drift": bool(result.dataset_drift),
@@ -80,5 +81,5 @@ def _dataset(ctx: StepContext, arg: str) -> Any:
             if path.is_file():
                 return dataset_of(path, "ipc")
     except ValueError as exc:
-        raise StepFailure(f"drift: {arg}: {exc}") from None
-    raise StepFailure(f"drift: streaming needs '{arg}' to be a table (a Parquet path or a table artifact)")
+        raise StageFailed(f"drift: {arg}: {exc}") from None
+    raise StageFailed(f"drift: streaming needs '{arg}' to be a table (a Parquet path or a table artifact)")

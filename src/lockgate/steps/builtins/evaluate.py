@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from lockgate.steps.base import StepContext, StepFailure, columns_or_fail, load_model_input, to_polars
+from lockgate.errors import StageFailed
+from lockgate.steps.base import StepContext, columns_or_fail, load_model_input, to_polars
 from lockgate.steps.builtins.predict import features_of, model_call, scores
 from lockgate.steps.options import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from lockgate.steps.options import EvaluateOptions as Options
@@ -33,7 +34,7 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
     columns_or_fail(df, [options.target], "evaluate")
     y = df[options.target].to_numpy()
     if len(y) == 0:
-        raise StepFailure("evaluate: the table is empty")
+        raise StageFailed("evaluate: the table is empty")
     X = features_of(model, df)
     task = _task(y, options)
     if task == "regression":
@@ -42,7 +43,7 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
         return {m: float(getattr(kernels, m)(y.astype(np.float64), predicted)) for m in wanted}
     score = scores(model, X, "evaluate")
     if score is None:
-        raise StepFailure("evaluate: classification needs a model with predict_proba")
+        raise StageFailed("evaluate: classification needs a model with predict_proba")
     y = y.astype(np.int64)
     predicted = (score >= options.threshold).astype(np.int64)
     wanted = options.metrics or list(CLASSIFICATION_METRICS)
@@ -54,7 +55,7 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
             else:
                 result[metric] = float(getattr(kernels, metric)(y, predicted))
         except ValueError as exc:
-            raise StepFailure(f"evaluate: {metric}: {exc}") from None
+            raise StageFailed(f"evaluate: {metric}: {exc}") from None
     tn, fp, fn, tp = (int(v) for v in kernels.confusion_matrix(y, predicted))
     result.update(tn=tn, fp=fp, fn=fn, tp=tp, rows=len(y))
     if options.cost is not None:

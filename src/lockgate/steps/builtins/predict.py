@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from lockgate.steps.base import StepContext, StepFailure, columns_or_fail, load_model_input, to_polars
+from lockgate.errors import StageFailed
+from lockgate.steps.base import StepContext, columns_or_fail, load_model_input, to_polars
 from lockgate.steps.options import PredictOptions as Options
 
 
@@ -21,10 +22,10 @@ def features_of(model: Any, df: Any) -> Any:
 
 def model_call(method: Any, X: Any, step: str) -> np.ndarray:
     """``method(X)`` (predict, predict_proba); the model's own error (a string in a numeric
-    column, a null it cannot take) becomes a StepFailure naming the likely columns."""
+    column, a null it cannot take) becomes a StageFailed naming the likely columns."""
     try:
         return np.asarray(method(X))
-    except StepFailure:
+    except StageFailed:
         raise
     except Exception as exc:  # noqa: BLE001 - any estimator's own error, reported as is
         schema = getattr(X, "schema", {})
@@ -36,7 +37,7 @@ def model_call(method: Any, X: Any, step: str) -> np.ndarray:
         if nulls:
             hints.append(f"columns with nulls: {', '.join(nulls)}")
         where = f" ({'; '.join(hints)})" if hints else ""
-        raise StepFailure(f"{step}: the model's {method.__name__} failed on the table{where}: "
+        raise StageFailed(f"{step}: the model's {method.__name__} failed on the table{where}: "
                           f"{type(exc).__name__}: {exc}") from None
 
 
@@ -48,7 +49,7 @@ def scores(model: Any, X: Any, step: str = "predict") -> np.ndarray | None:
             return proba[:, 1]
         if proba.ndim == 2 and proba.shape[1] == 1:
             return proba[:, 0]
-        raise StepFailure("only binary classifiers and regressors are supported")
+        raise StageFailed("only binary classifiers and regressors are supported")
     return None
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockgate.steps.base import StepContext, StepFailure, model_file_format, numeric_values
+from lockgate.errors import StageFailed
+from lockgate.steps.base import StepContext, model_file_format, numeric_values
 from lockgate.steps.options import PromoteOptions as Options
 
 
@@ -20,11 +21,11 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
         fmt = model_file_format(ctx.root / written)
         record["meta"] = {**record.get("meta", {}), "format": fmt, "file": written}
     elif record.get("kind") != "model":
-        raise StepFailure(f"promote: input 'model' is a {record.get('kind', 'path')}, not a model "
+        raise StageFailed(f"promote: input 'model' is a {record.get('kind', 'path')}, not a model "
                           "(a model artifact, or a model file a cmd stage writes: in: {model: model.pkl})")
     metrics = inputs.get("metrics")
     if metrics is not None and not isinstance(metrics, dict):
-        raise StepFailure("promote: input 'metrics' must be a metrics artifact (a dict of numbers)")
+        raise StageFailed("promote: input 'metrics' must be a metrics artifact (a dict of numbers)")
     ctx.effects.append({
         "type": "promote",
         "model_name": options.model_name,

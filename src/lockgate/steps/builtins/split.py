@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from lockgate.steps.base import StepContext, StepFailure, columns_or_fail, to_polars
+from lockgate.errors import StageFailed
+from lockgate.steps.base import StepContext, columns_or_fail, to_polars
 from lockgate.steps.options import SplitOptions as Options
 
 
@@ -19,7 +20,7 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> tuple[pa.
         return _by_time(table, options)
     n = table.num_rows
     if n < 2:
-        raise StepFailure(f"cannot split a table of {n} row(s); it needs at least 2")
+        raise StageFailed(f"cannot split a table of {n} row(s); it needs at least 2")
     from sklearn.model_selection import train_test_split
 
     stratify = None
@@ -31,7 +32,7 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> tuple[pa.
             np.arange(n), test_size=options.test_size, random_state=options.seed, stratify=stratify
         )
     except ValueError as exc:  # e.g. a class with a single row cannot be stratified
-        raise StepFailure(f"split: {exc}") from None
+        raise StageFailed(f"split: {exc}") from None
     # sorted indices keep the table's row order inside each part
     return table.take(np.sort(train)), table.take(np.sort(test))
 
@@ -50,5 +51,5 @@ def _by_time(table: pa.Table, options: Options) -> tuple[pa.Table, pa.Table]:
     train, test = df.filter(before), df.filter(~before)
     if train.height == 0 or test.height == 0:
         empty = "train" if train.height == 0 else "test"
-        raise StepFailure(f"split: cutoff {options.cutoff!r} leaves {empty} empty")
+        raise StageFailed(f"split: cutoff {options.cutoff!r} leaves {empty} empty")
     return train.to_arrow(), test.to_arrow()

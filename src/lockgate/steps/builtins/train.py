@@ -6,11 +6,11 @@ a Pipeline that is saved with the model, so prediction takes the raw table.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Any
 
-from lockgate.steps.base import ModelArtifact, StepContext, StepFailure, columns_or_fail, to_polars
+from lockgate.errors import StageFailed, did_you_mean
+from lockgate.steps.base import ModelArtifact, StepContext, columns_or_fail, to_polars
 from lockgate.steps.options import TrainOptions as Options
 
 
@@ -19,14 +19,13 @@ def import_estimator(path: str) -> type:
     try:
         module = importlib.import_module(module_name)
     except ImportError:
-        raise StepFailure(f"cannot import estimator '{path}': no module '{module_name}'") from None
+        raise StageFailed(f"cannot import estimator '{path}': no module '{module_name}'") from None
     cls = getattr(module, class_name, None)
     if cls is None:
-        close = difflib.get_close_matches(class_name, [n for n in dir(module) if not n.startswith("_")], n=1)
-        hint = f"; did you mean '{module_name}.{close[0]}'?" if close else ""
-        raise StepFailure(f"cannot import estimator '{path}': '{module_name}' has no '{class_name}'{hint}")
+        hint = did_you_mean(class_name, [n for n in dir(module) if not n.startswith("_")], qualify=f"{module_name}.")
+        raise StageFailed(f"cannot import estimator '{path}': '{module_name}' has no '{class_name}'{hint}")
     if not hasattr(cls, "fit"):
-        raise StepFailure(f"'{path}' is not an estimator (it has no fit method)")
+        raise StageFailed(f"'{path}' is not an estimator (it has no fit method)")
     return cls
 
 
@@ -57,19 +56,19 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> ModelArti
     ]
     columns_or_fail(df, [options.target, *features], "train")
     if not features:
-        raise StepFailure("train: no feature columns left; list them under with: features")
+        raise StageFailed("train: no feature columns left; list them under with: features")
     estimator_cls = import_estimator(options.estimator)
     try:
         estimator = estimator_cls(**options.params)
     except TypeError as exc:
-        raise StepFailure(f"train: {options.estimator}: {exc}") from None
+        raise StageFailed(f"train: {options.estimator}: {exc}") from None
     y = df[options.target]
     if y.null_count():
-        raise StepFailure(f"train: target '{options.target}' has {y.null_count()} missing values")
+        raise StageFailed(f"train: target '{options.target}' has {y.null_count()} missing values")
     X = df.select(features)
     pipeline = build_pipeline(estimator, categorical_columns(df, features))
     try:
         pipeline.fit(X, y.to_numpy())
     except ValueError as exc:
-        raise StepFailure(f"train: {options.estimator} could not fit: {exc}") from None
+        raise StageFailed(f"train: {options.estimator} could not fit: {exc}") from None
     return ModelArtifact(pipeline, features, ctx.input_digests.get("table"))

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lockgate.steps.base import StepContext, StepFailure, to_polars
+from lockgate.errors import StageFailed
+from lockgate.steps.base import StepContext, to_polars
 from lockgate.steps.options import ValidateOptions as Options
 
 _TYPES = {
@@ -65,7 +66,7 @@ def run(inputs: dict[str, Any], options: Options, ctx: StepContext) -> dict[str,
     df = to_polars(inputs["table"])
     found = violations(df, options)
     if found:
-        raise StepFailure(f"validate: {len(found)} violation(s): " + "; ".join(found))
+        raise StageFailed(f"validate: {len(found)} violation(s): " + "; ".join(found))
     if ctx.stage.outputs:
         return {"rows": df.height, "columns": df.width, "violations": 0}
     return None
