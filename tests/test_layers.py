@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"graph"},
     {"steps"},
     {"spec", "hashing", "codegraph"},
-    {"kernels", "errors", "_version", "procid"},
+    {"kernels", "errors", "_version", "procid", "_fs"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 

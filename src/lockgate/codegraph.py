@@ -21,8 +21,8 @@ stat cache), a file is parsed once per process per digest, and the slow
 ``importlib.metadata`` scan of installed distributions is kept per process and,
 given a cache file, across processes until a ``sys.path`` folder changes.
 
-Must not: import lockgate modules or anything beyond the standard library, or
-import user code.
+Must not: import lockgate modules (but the standard-library-only ``_fs``) or
+anything beyond the standard library, or import user code.
 """
 
 from __future__ import annotations
@@ -352,12 +352,10 @@ def _read_cache(cache: Path, key: list[list[object]]) -> dict[str, dict[str, str
 
 
 def _write_cache(cache: Path, key: list[list[object]], mapping: dict[str, dict[str, str]]) -> None:
-    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps({"key": key, "packages": mapping}, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, cache)
+    from lockgate._fs import atomic_write_text
+
+    try:  # no fsync, and no folder made for it: a missing .lockgate/ stays missing
+        atomic_write_text(cache, json.dumps({"key": key, "packages": mapping}, sort_keys=True),
+                          durable=False, parents=False)
     except OSError:  # a cache: never a reason to fail
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+        pass

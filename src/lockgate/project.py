@@ -164,7 +164,7 @@ class Project:
     def _store_plan(self, spec: Path, key: str | None, pipeline) -> None:
         import json
 
-        from lockgate.lock import atomic_write_text
+        from lockgate._fs import atomic_write_text
 
         if key is None or not self.state_dir.is_dir():
             return

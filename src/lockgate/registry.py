@@ -30,8 +30,8 @@ from typing import Any
 
 import yaml
 
+from lockgate._fs import atomic_write_text
 from lockgate.errors import RegistryError, StoreError, did_you_mean
-from lockgate.lock import atomic_write_text
 from lockgate.store.artifacts import ArtifactRef, metrics_problem
 
 REGISTRY_SCHEMA = 1
@@ -314,7 +314,7 @@ class Registry:
         except (OSError, UnicodeDecodeError):
             pass
         atomic_write_text(self.path, text)
-        # mkstemp creates the file 0600; a committed file is readable like any other
+        # 0644 whatever the umask: a committed file, read by every clone
         self.path.chmod(0o644)
         return True
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lockgate.lock import atomic_write_text
+from lockgate._fs import atomic_write_text
 
 
 class RunCache:

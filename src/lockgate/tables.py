@@ -139,10 +139,9 @@ def _read_excel(path: Path, options: dict[str, Any]) -> Any:
 
 def write_table(table: Any, path: str | Path) -> Path:
     """Write by suffix (parquet, csv, arrow/feather), atomically."""
-    import os
-    import tempfile
-
     import pyarrow as pa
+
+    from lockgate._fs import atomic_path
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -151,25 +150,19 @@ def write_table(table: Any, path: str | Path) -> Path:
     if not isinstance(table, pa.Table):
         table = table.to_arrow()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if suffix in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
-            pq.write_table(table, tmp)
+            pq.write_table(table, str(tmp))
         elif suffix == ".csv":
             import pyarrow.csv as pcsv
 
-            pcsv.write_csv(table, tmp)
+            pcsv.write_csv(table, str(tmp))
         else:
             import pyarrow.feather as feather
 
-            feather.write_feather(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            feather.write_feather(table, str(tmp), compression="zstd")
     return path
 
 

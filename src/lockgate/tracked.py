@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from lockgate.lock import atomic_write_text
+from lockgate._fs import atomic_write_text
 
 DATA_LOCK = "data.lock"
 DATA_SCHEMA = 1

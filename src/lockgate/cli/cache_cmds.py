@@ -84,7 +84,7 @@ def export(obj: Obj, artifact: str, path: Path) -> None:
 
     The file gets the mode of any file the user creates (0666 less the umask),
     never the cache's read-only or temporary-file modes."""
-    from lockgate.lock import atomic_write_text
+    from lockgate._fs import atomic_write_text
     from lockgate.store.artifacts import restore_file
     from lockgate.tables import TableFileError, write_table
 
@@ -265,7 +265,7 @@ def remote_or_default(obj: Obj, remote: str | None) -> str:
 def _remote(project, remote: str | None) -> str:
     """The remote's URI; a URI given with ``-r`` is remembered for the next push or pull
     in this clone (when lockgate.toml names no default)."""
-    from lockgate.lock import atomic_write_text
+    from lockgate._fs import atomic_write_text
     from lockgate.reachable import LAST_REMOTE, remote_uri
 
     uri = remote_uri(project, remote)

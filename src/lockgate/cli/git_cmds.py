@@ -178,8 +178,8 @@ def merge_driver_install(obj: Obj) -> None:
 @click.pass_obj
 def merge_driver_audit(obj: Obj, base: Path, ours: Path, theirs: Path) -> None:
     """What git runs (%O %A %B): both branches' records, then one joining them."""
+    from lockgate._fs import atomic_write_text
     from lockgate.audit import AuditLog, join_record, merge_logs, seqs_of
-    from lockgate.lock import atomic_write_text
 
     def read(p: Path) -> str:
         try:
@@ -201,7 +201,7 @@ def merge_driver_audit(obj: Obj, base: Path, ours: Path, theirs: Path) -> None:
 @click.argument("path", required=False, default="")
 def merge_driver_run(base: Path, ours: Path, theirs: Path, path: str) -> None:
     """What git runs (%O %A %B %P): merge into OURS; conflicting stages are dropped (stale)."""
-    from lockgate.lock import atomic_write_text
+    from lockgate._fs import atomic_write_text
     from lockgate.merge import merge_locks
 
     def read(p: Path) -> str:

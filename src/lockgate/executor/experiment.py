@@ -60,7 +60,7 @@ class Experiment:
                 "rewritten": self.rewritten}
 
     def save(self) -> None:
-        from lockgate.lock import atomic_write_text
+        from lockgate._fs import atomic_write_text
 
         atomic_write_text(self.folder / "meta.json", json.dumps(self.meta(), indent=2, sort_keys=True))
 
@@ -222,7 +222,7 @@ def _with_value(root: Path, params_file: str, texts: dict[str, str], key: str, v
 
 def _rewrite(project: Any, experiment: Experiment, rewrites: dict[str, str]) -> None:
     """Journal first (path -> backup), then the new text: a crash at any point is undone."""
-    from lockgate.lock import atomic_write_text
+    from lockgate._fs import atomic_write_text
 
     if not rewrites:
         return
@@ -297,7 +297,7 @@ def _ref(record: dict[str, Any]) -> Any:
 def apply(project: Any, experiment: Experiment) -> dict[str, list[str]]:
     """Make the experiment the workspace: its overrides written into the committed files,
     its locks copied to ``pipelines/``, its outputs restored. Returns what changed."""
-    from lockgate.lock import atomic_write_text
+    from lockgate._fs import atomic_write_text
     from lockgate.spec.params import parse_override
 
     from lockgate.spec.edit import EditError, set_value

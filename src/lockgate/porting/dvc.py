@@ -727,9 +727,9 @@ def _check(root: Path, conversion: Conversion, literal_outs: list[str]) -> tuple
 def write(root: Path, conversion: Conversion, *, force: bool = False) -> Written:
     """Write the spec (never over an existing one unless ``force``), ``.lockgate/``, the
     ``.gitignore`` lines, and the ``data.lock`` records of verified data."""
+    from lockgate._fs import atomic_write_text
     from lockgate.executor.repolock import repo_lock
     from lockgate.executor.state import MissingInput, Workspace
-    from lockgate.lock import atomic_write_text
     from lockgate.project import ensure_state_dir
     from lockgate.store.local import LocalStore
     from lockgate.store.statcache import StatCache

@@ -54,13 +54,13 @@ import json
 import logging
 import os
 import platform
-import uuid
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from lockgate._fs import atomic_path, atomic_write_bytes
 from lockgate.errors import StoreError, UntrustedModel
 from lockgate.hashing import (
     as_arrow_table,
@@ -382,12 +382,8 @@ def restore_file(
     _refuse_outside(dest.parent, root)
     dest.parent.mkdir(parents=True, exist_ok=True)
     _refuse_outside(dest.parent, root)  # a parent swapped for a link meanwhile
-    tmp = dest.with_name(f".{dest.name}.lockgate-{uuid.uuid4().hex[:12]}.tmp")
-    try:
+    with atomic_path(dest) as tmp:
         store.copy_to(obj, tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 
@@ -404,12 +400,8 @@ def restore_link(
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     _refuse_outside(dest.parent, root)
-    tmp = dest.with_name(f".{dest.name}.lockgate-{uuid.uuid4().hex[:12]}.tmp")
-    try:
+    with atomic_path(dest) as tmp:
         os.symlink(target, tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 
@@ -661,13 +653,7 @@ def save_model_file(
 ) -> str:
     """Write the model format to a plain path atomically; returns its digest."""
     data = encode_model(model, feature_names=feature_names, training_data_hash=training_data_hash)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.lockgate-{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(path, data, durable=False, parents=False)
     return digest_bytes(data)
 
 
