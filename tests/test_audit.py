@@ -74,10 +74,10 @@ def test_unborn_head_and_no_git_identity(repo: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_git_is_asked_once_per_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    import lockgate.audit as audit
+    import lockgate.gitrev as gitrev
 
     calls: list[tuple[str, ...]] = []
-    monkeypatch.setattr(audit, "_git", lambda cwd, *args: calls.append(args) or "")
+    monkeypatch.setattr(gitrev, "git", lambda cwd, *args, **options: calls.append(args) or "")
     log = AuditLog(tmp_path / "audit.jsonl")
     for _ in range(3):
         log.append("alias", alias="x")

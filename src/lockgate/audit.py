@@ -48,12 +48,12 @@ import getpass
 import json
 import math
 import os
-import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lockgate import gitrev
 from lockgate.errors import AuditError
 from lockgate.hashing import canonical_json, digest_bytes
 
@@ -244,17 +244,14 @@ class AuditLog:
     def who(self) -> str:
         """``Name <email>`` from git (honouring GIT_AUTHOR_*), else the login name; one lookup."""
         if self._who is None:
-            ident = _git(self._cwd(), "var", "GIT_AUTHOR_IDENT")
-            # "Name <email> 1700000000 +0000": drop the timestamp
-            parts = ident.rsplit(" ", 2)
-            self._who = parts[0] if len(parts) == 3 and ">" in parts[0] else _login()
+            self._who = gitrev.author(self._cwd()) or _login()
         return self._who
 
     @property
     def commit(self) -> str:
         """git HEAD, or "" outside git or before the first commit; one lookup."""
         if self._commit is None:
-            self._commit = _git(self._cwd(), "rev-parse", "--verify", "-q", "HEAD")
+            self._commit = gitrev.current_commit(self._cwd())
         return self._commit
 
     def _cwd(self) -> Path:
@@ -262,15 +259,6 @@ class AuditLog:
         while not folder.is_dir() and folder != folder.parent:
             folder = folder.parent
         return folder
-
-
-def _git(cwd: Path, *args: str) -> str:
-    try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _login() -> str:

@@ -7,7 +7,10 @@ project root (``REV:./pipelines/x.lock``), so a lockgate project inside a
 subfolder of a larger repository works too. The workspace is the revision
 ``None``.
 
-This module runs git and reads files; it never writes, checks out or stashes.
+Every git command lockgate runs goes through this module (``git`` and the
+helpers on it: HEAD and the author for audit records and promotions, every
+commit's lock and registry files for ``gc --all-commits``). It never checks
+out or stashes.
 """
 
 from __future__ import annotations
@@ -22,17 +25,59 @@ WORKSPACE = "workspace"
 """How the workspace is named in reports (and accepted on the command line)."""
 
 
-def git(root: Path, *args: str, stdin: str | None = None) -> str:
-    """Run git in ``root``; a failure becomes a one-line UsageError."""
+def git(root: Path, *args: str, stdin: str | None = None, check: bool = True,
+        timeout: float | None = None) -> str:
+    """Run git in ``root`` and return its output; a failure becomes a one-line
+    UsageError, or with ``check=False`` an empty output (git missing, not a
+    repository, a non-zero exit, ``timeout`` seconds passed)."""
     try:
         done = subprocess.run(["git", *args], cwd=root, input=stdin, capture_output=True,
-                              text=True, check=False)
+                              text=True, check=False, timeout=timeout)
     except FileNotFoundError as exc:
+        if not check:
+            return ""
         raise UsageError("git is not installed (or not on PATH)") from exc
+    except (OSError, subprocess.SubprocessError):
+        if not check:
+            return ""
+        raise
     if done.returncode != 0:
+        if not check:
+            return ""
         message = (done.stderr.strip().splitlines() or ["git failed"])[-1]
         raise UsageError(f"git {args[0]}: {message.removeprefix('fatal: ')}")
     return done.stdout
+
+
+def current_commit(root: Path) -> str:
+    """The commit id of HEAD, or "" outside git, before the first commit, or when git is missing."""
+    return git(root, "rev-parse", "--verify", "-q", "HEAD", check=False, timeout=10).strip()
+
+
+def author(root: Path) -> str:
+    """``Name <email>`` git would record as the author (honouring GIT_AUTHOR_*), or ""."""
+    ident = git(root, "var", "GIT_AUTHOR_IDENT", check=False, timeout=10).strip()
+    parts = ident.rsplit(" ", 2)  # "Name <email> 1700000000 +0000": drop the timestamp
+    return parts[0] if len(parts) == 3 and ">" in parts[0] else ""
+
+
+def all_commits(root: Path) -> list[str]:
+    """Every commit reachable from any ref; [] outside git."""
+    return git(root, "rev-list", "--all", check=False).split()
+
+
+def ls_tree(root: Path, rev: str, paths: list[str]) -> list[tuple[str, str]]:
+    """(object id, path) of every file under ``paths`` at ``rev``, recursively; [] on failure."""
+    entries = []
+    for line in git(root, "ls-tree", "-r", rev, "--", *paths, check=False).splitlines():
+        meta, _, path = line.partition("\t")
+        entries.append((meta.split()[-1], path))
+    return entries
+
+
+def read_object(root: Path, obj: str) -> str:
+    """The text of one object (a blob's content), or "" on failure."""
+    return git(root, "cat-file", "-p", obj, check=False)
 
 
 def is_repo(root: Path) -> bool:

@@ -8,7 +8,6 @@ that set. A folder's manifest object brings in the objects of its files.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,26 +37,15 @@ def _records_in_registry(data: Any) -> Iterator[dict[str, Any]]:
 
 def _git_lock_texts(root: Path) -> Iterator[str]:
     """Every version of every lock and registry file in any commit of the repository."""
-    try:
-        revs = subprocess.run(
-            ["git", "rev-list", "--all"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.split()
-    except (OSError, subprocess.CalledProcessError):
-        return
+    from lockgate import gitrev
+
     seen: set[str] = set()
-    for rev in revs:
-        listing = subprocess.run(
-            ["git", "ls-tree", "-r", rev, "--", "pipelines", "registry", DATA_LOCK],
-            cwd=root, capture_output=True, text=True,
-        ).stdout
-        for line in listing.splitlines():
-            meta, _, path = line.partition("\t")
-            blob = meta.split()[-1]
+    for rev in gitrev.all_commits(root):
+        for blob, path in gitrev.ls_tree(root, rev, ["pipelines", "registry", DATA_LOCK]):
             if blob in seen or not path.endswith((".lock", ".yaml")):
                 continue
             seen.add(blob)
-            yield subprocess.run(["git", "cat-file", "-p", blob], cwd=root,
-                                 capture_output=True, text=True).stdout
+            yield gitrev.read_object(root, blob)
 
 
 def referenced_records(project: Project, *, all_commits: bool = False,

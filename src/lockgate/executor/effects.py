@@ -93,13 +93,14 @@ class Effects:
         """Carry out a step's request (a promotion); returns what happened."""
         if effect.get("type") != "promote":
             raise ValueError(f"unknown effect {effect.get('type')!r}")
+        from lockgate import gitrev
         from lockgate.registry import Registry
 
         registry = Registry.open(self.root, effect["model_name"])
         change = {
             "model": effect["model_name"], "alias": effect["alias"], "artifact": effect["artifact"],
             "metrics": effect["metrics"], "params": dict(pipeline.params),
-            "overrides": pipeline.override_values(), "git_commit": _git_commit(self.root),
+            "overrides": pipeline.override_values(), "git_commit": gitrev.current_commit(self.root),
             "pipeline": pipeline.name, "stage": stage, "data": effect["data"],
         }
         if self.experiment:
@@ -200,10 +201,3 @@ def _now() -> str:
     from lockgate.registry import utc_now
 
     return utc_now()
-
-
-def _git_commit(root: Path) -> str:
-    import subprocess
-
-    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
-    return done.stdout.strip() if done.returncode == 0 else ""
