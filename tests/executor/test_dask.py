@@ -223,3 +223,14 @@ def test_cancel_running_drops_pending_jobs(executor) -> None:
     executor.cancel_running()
     done, _ = wait(slow, timeout=20)
     assert len(done) == 4 and all(f.cancelled() for f in slow)  # cancelled, not finished
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_every_executor_closes_as_the_protocol_says(cluster, wait: bool) -> None:
+    """The CLI closes with wait=False after Ctrl-C, whichever executor ran."""
+    from lockgate.executor.dask import DaskExecutor
+    from lockgate.executor.local import LocalExecutor
+
+    for ex in (DaskExecutor(cluster.scheduler_address), LocalExecutor(1)):
+        assert ex.submit(_square, 3).result(timeout=60) == 9
+        ex.close(wait=wait)

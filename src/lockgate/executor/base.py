@@ -94,5 +94,6 @@ class Executor(Protocol):
     def cancel_running(self) -> None:
         """Stop what is running now (Ctrl-C); jobs not yet started are dropped."""
 
-    def close(self) -> None:
-        ...
+    def close(self, wait: bool = True) -> None:
+        """Release workers. ``wait=False`` (after Ctrl-C) returns without waiting for
+        jobs that cannot be stopped (a ``call`` stage running in a thread)."""

@@ -228,7 +228,9 @@ class DaskExecutor:
         with contextlib.suppress(Exception):
             self._client.run(_terminate_on_worker)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Close the client, and the cluster this executor started. Nothing of a job runs
+        in this process, so there is nothing to wait for either way."""
         with contextlib.suppress(Exception):
             self._client.close()
         if self._cluster is not None:
