@@ -1,4 +1,4 @@
-"""Shared fixtures: real git repositories in temporary folders."""
+"""Shared fixtures: real git repositories in temporary folders; which tests are slow."""
 
 from __future__ import annotations
 
@@ -8,6 +8,26 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+SLOW = (
+    "tests/e2e/",
+    "tests/executor/test_dask.py",
+    "tests/store/test_s3.py",
+    "tests/cli/test_terminal.py::test_the_readme_example_finishes_in_a_terminal",
+)
+"""Marked ``slow`` by where they live (test id prefixes), so ``pytest -m "not slow"`` is
+the edit-test loop; CI runs everything. Whole runs of the real ``lockgate`` in tmp git
+repositories (tests/e2e/, the README example in a terminal), a real Dask
+``LocalCluster``, a real S3 server (moto: seconds to start, then runs and pulls in
+fresh clones). Listed here rather than as a ``pytestmark`` in each module, so a new
+e2e module is slow without anyone remembering to say so."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
 
 
 def git(repo: Path, *args: str) -> str:
