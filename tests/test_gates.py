@@ -189,8 +189,6 @@ def test_arithmetic_on_nan_or_infinity_is_an_error_not_a_decision(expr: str):
         decide(parse_expr(expr), special)
 
 
-@pytest.mark.xfail(strict=True, reason="NaN != x and not (NaN > x) are true in Python, so these hold; "
-                                       "steps.base.numeric_values promises a gate never holds on NaN")
 @pytest.mark.parametrize("expr", ["m.nan != 0.5", "not m.nan > 0.5", "not m.nan < 0.5 and m.x > 0"])
 def test_nan_never_lets_a_gate_hold(expr: str):
     try:

@@ -90,7 +90,6 @@ def test_a_lock_read_through_the_parsed_lock_cache_writes_the_same_bytes(lock: L
             assert fresh(cached).encode() == written
 
 
-@pytest.mark.xfail(strict=True, reason="the parsed-lock cache is JSON: number keys come back as text")
 def test_number_keys_survive_the_parsed_lock_cache(tmp_path: Path):
     params = {"class_weight": {0: 1, 1: 5}}
     path, cache = tmp_path / "p.lock", tmp_path / "cache"

@@ -139,6 +139,10 @@ def decide(expr: Expr, lookup: Lookup, where: str = "") -> Decision:
     notes: list[str] = []
     try:
         holds = bool(_eval(expr.tree, lookup, values, notes))
+        nans = [name for name, value in values.items() if isinstance(value, float) and math.isnan(value)]
+        if nans:  # `m.nan != 0.5` and `not m.nan > 0.5` are true in Python: NaN never lets a gate hold
+            holds = False
+            notes.append(f"{', '.join(nans)} {'is' if len(nans) == 1 else 'are'} NaN: a gate never holds on NaN")
         needs, needs_value = _needs(expr.tree, lookup, holds)
     except GateError as exc:
         raise GateError(_where(expr, where, str(exc))) from None
@@ -231,6 +235,8 @@ def _bounded(value: int | float) -> int | float:
     must not pass on ``inf > 0``."""
     if isinstance(value, int) and value.bit_length() > _MAX_INT_BITS:
         value = float(value)
-    if isinstance(value, float) and not math.isfinite(value):
+    if isinstance(value, float) and math.isnan(value):  # inf - inf, inf * 0
+        raise GateError("a result is not a number (NaN)")
+    if isinstance(value, float) and math.isinf(value):
         raise OverflowError
     return value

@@ -273,6 +273,10 @@ def _remember(cache_dir: Path, path: Path, text: str, lock: LockFile) -> None:
                  "stages": {k: v.to_dict() | {"duration": v.duration} for k, v in lock.stages.items()}},
     }
     try:
-        atomic_write_text(_cache_file(cache_dir, path), json.dumps(data), durable=False)
+        encoded = json.dumps(data)
+        if json.loads(encoded) != data:  # number keys (class_weight: {0: 1}) would come back as text
+            _cache_file(cache_dir, path).unlink(missing_ok=True)
+            return
+        atomic_write_text(_cache_file(cache_dir, path), encoded, durable=False)
     except (OSError, TypeError, ValueError):
         pass  # a cache: never a reason to fail
