@@ -28,6 +28,7 @@ anything beyond the standard library, or import user code.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
 import sys
@@ -35,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PACKAGE_PREFIX", "CodeGraph", "Module", "installed", "parse_imports"]
+__all__ = ["PACKAGE_PREFIX", "CodeGraph", "Module", "forget_bytecode", "installed", "parse_imports"]
 
 PACKAGE_PREFIX = "pkg:"
 """Record keys of installed distributions: ``pkg:NAME`` -> version."""
@@ -239,6 +240,16 @@ class CodeGraph:
         if self._packages is None:
             self._packages = installed(self.packages_cache, ignore=(self.root,))
         return self._packages
+
+
+def forget_bytecode(path: Path) -> None:
+    """Drop the .pyc of an edited module before it is imported again. Python trusts a
+    .pyc whose recorded source mtime (whole seconds) and size match, so a same-size edit
+    within the second of the last write would otherwise load the old code."""
+    import importlib.util
+
+    with contextlib.suppress(OSError, ValueError, NotImplementedError):
+        Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
 
 
 def parse_imports(path: Path) -> tuple[_Import, ...]:

@@ -283,3 +283,24 @@ def test_later_stage_reading_an_alias_runs_after_earlier_promotes():
     """)
     assert ("deploy", "deploy2") in p.graph.edges
     assert ("deploy2", "deploy") not in p.graph.edges
+
+
+def test_what_a_pipeline_reads_and_writes_for_watch():
+    pipeline = build("""
+        version: 1
+        inputs:
+          raw: data/raw.csv
+        stages:
+          prep:
+            cmd: python prep.py
+            deps: [prep.py, data/raw.csv]
+            outs: [out/clean.csv]
+            metrics: [out/m.json]
+          fit:
+            call: src.fit:fit
+            in: {t: raw}
+            out: [model]
+    """)
+    assert pipeline.read_paths() == {"pipelines/p.yaml", "data/raw.csv", "prep.py"}
+    assert pipeline.written_paths() == {"out/clean.csv", "out/m.json"}
+    assert pipeline.all_params_files() == ()

@@ -121,16 +121,9 @@ class _Session:
         outs: set[Path] = set()
         calls: set[str] = set()
         for pipeline in self.pipelines:
-            watched.add(root / pipeline.file)
-            if pipeline.params_file:
-                watched.add(root / pipeline.params_file)
-            watched.update(root / file for file in getattr(pipeline, "params_files", ()))
-            watched.update(root / path for path in pipeline.inputs.values())
-            for stage in pipeline.stages.values():
-                watched.update(root / path for path in stage.deps)
-                outs.update(root / path for path in (*stage.outs, *stage.metrics))
-                if stage.kind == "call":
-                    calls.add(str(stage.run).partition(":")[0])
+            watched.update(root / path for path in pipeline.read_paths())
+            outs.update(root / path for path in pipeline.written_paths())
+            calls.update(str(s.run).partition(":")[0] for s in pipeline.stages.values() if s.kind == "call")
         modules = {m.path for module in sorted(calls) for m in graph.modules(module)}
         self.watched = watched | modules
         self.outs = tuple(sorted(outs))
@@ -191,16 +184,10 @@ class _Session:
         return result.outcomes
 
     def _forget_bytecode(self, changed: set[Path]) -> None:
-        """Drop the .pyc of an edited ``call`` module. Python trusts a .pyc whose
-        recorded source mtime (whole seconds) and size match, so a same-size edit
-        within the second of the last write would otherwise reload the old code."""
-        import importlib.util
+        from lockgate.codegraph import forget_bytecode
 
-        for path in changed & self.modules:
-            try:
-                Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
-            except (OSError, ValueError, NotImplementedError):
-                pass
+        for path in changed & self.modules:  # an edited `call` module: never its stale .pyc
+            forget_bytecode(path)
 
     def _changed(self, changed: set[Path]) -> str:
         if not changed:

@@ -161,7 +161,7 @@ def _params_rewrites(root: Path, pipelines: list[Any]) -> dict[str, str]:
     texts: dict[str, str] = {}
     for pipeline in pipelines:
         values = dict(parse_override(o) for o in pipeline.overrides)
-        files = params_files_of(pipeline)
+        files = pipeline.all_params_files()
         held = {file: _held_keys(root, file) for file in files}
         for key, value in values.items():
             holders = [file for file in files if key in held[file]]
@@ -180,13 +180,6 @@ def _params_rewrites(root: Path, pipelines: list[Any]) -> dict[str, str]:
                             "to the params file"
                         )
     return texts
-
-
-def params_files_of(pipeline: Any) -> tuple[str, ...]:
-    """Every params file of a compiled pipeline, in merge order (its ``params_file`` list,
-    then the files its ``cmd`` stages' ``params:`` name)."""
-    files = tuple(getattr(pipeline, "params_files", ()) or ())
-    return files or ((pipeline.params_file,) if pipeline.params_file else ())
 
 
 def _held_keys(root: Path, params_file: str | None) -> set[str]:
@@ -337,7 +330,7 @@ def _files_holding(project: Any, experiment: Experiment, key: str) -> list[Path]
     for name in experiment.pipelines:
         spec = project.spec_path(name)
         data = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
-        holders = [project.root / file for file in params_files_of(project.load(name))
+        holders = [project.root / file for file in project.load(name).all_params_files()
                    if key in _held_keys(project.root, file)]
         if holders:
             return holders

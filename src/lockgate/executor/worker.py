@@ -488,7 +488,7 @@ def _reload_edited(module_name: str, root: Path) -> Any:
     or not: ``from utils import f`` holds the old ``f`` until its importer reloads),
     dependencies first, the named module last. Another stage's module importing from
     a module reloaded here is reloaded when that stage runs: it was loaded before."""
-    from lockgate.codegraph import CodeGraph, Module
+    from lockgate.codegraph import CodeGraph, Module, forget_bytecode
     from lockgate.hashing import hash_file
 
     key = (str(root), module_name)
@@ -508,9 +508,7 @@ def _reload_edited(module_name: str, root: Path) -> Any:
             # a dependency reloaded after this module was loaded; in a cycle, only those
             # before it in the order count (else the two would reload each other forever)
             if edited or any(_LOADED_AT.get(d, -1) > at for d in m.imports if d in done):
-                # a same-size edit within the same second would pass the .pyc's check
-                with contextlib.suppress(OSError, TypeError, ValueError):
-                    os.unlink(importlib.util.cache_from_source(str(m.path)))
+                forget_bytecode(m.path)  # a same-size edit within the second passes the .pyc's check
                 importlib.reload(sys.modules[m.name])
                 _RELOADS[0] += 1
                 _LOADED_AT[m.name] = _RELOADS[0]

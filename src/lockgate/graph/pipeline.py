@@ -107,6 +107,23 @@ class Pipeline:
             overrides=tuple(data.get("overrides") or ()),
         )
 
+    def all_params_files(self) -> tuple[str, ...]:
+        """Every params file, in merge order (its ``params_file`` list, then the files its
+        ``cmd`` stages' ``params:`` name)."""
+        return self.params_files or ((self.params_file,) if self.params_file else ())
+
+    def read_paths(self) -> set[str]:
+        """Every repository path a run of this pipeline reads: its spec, params files,
+        inputs and stage deps (an edit to any of them can make a stage stale)."""
+        paths = {self.file, *self.all_params_files(), *self.inputs.values()}
+        for stage in self.stages.values():
+            paths.update(stage.deps)
+        return paths
+
+    def written_paths(self) -> set[str]:
+        """Every path a run writes: the stages' ``outs`` and ``metrics``."""
+        return {path for stage in self.stages.values() for path in (*stage.outs, *stage.metrics)}
+
     def override_values(self) -> dict[str, Any]:
         """``-p a.b=3`` as ``{"a.b": 3}``: what differs from the committed params."""
         from lockgate.spec.params import parse_override
