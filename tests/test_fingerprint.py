@@ -91,3 +91,18 @@ stages:
     stage = LockFile.from_text(text).stages["build"]
     assert stage.code == D1
     assert explain(record(CODE), stage) == ["changed code"]
+
+
+@pytest.mark.parametrize("with_", [
+    {"n": 3, "lr": 0.1, "layers": (8, 4), "name": "x"},  # canonical JSON takes it as is
+    {"clip": float("inf"), "floor": float("-inf"), "nested": {"x": [float("nan"), 1.0]}},
+])
+def test_a_definition_digest_is_that_of_its_finite_record(with_):
+    """definition_digest skips the finite() walk when canonical JSON takes the definition;
+    the digest must be the same as through finite() (stage fingerprints depend on it)."""
+    from lockgate.fingerprint import definition_digest, finite
+    from lockgate.graph.stage import Stage
+    from lockgate.hashing import hash_value
+
+    stage = Stage(name="s", kind="uses", run="train", with_=with_)
+    assert definition_digest(stage) == hash_value(finite(stage.definition()))

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lockgate.codegraph import PACKAGE_PREFIX
 from lockgate.graph.stage import Stage
 from lockgate.hashing import hash_value
 from lockgate.lock import StageLock
@@ -46,7 +45,11 @@ class Record:
 
 
 def definition_digest(stage: Stage) -> str:
-    return hash_value(finite(stage.definition()))
+    definition = stage.definition()
+    try:  # the same digest as through finite() whenever canonical JSON takes it: no walk
+        return hash_value(definition)
+    except (ValueError, TypeError):  # an inf/NaN (canonical JSON refuses them), or a value equal to one
+        return hash_value(finite(definition))
 
 
 def finite(value: Any) -> Any:
@@ -94,6 +97,7 @@ def code_changes(now: str | Mapping[str, str], then: str | Mapping[str, str]) ->
         return []
     if isinstance(now, str) or isinstance(then, str):
         return ["changed code"]
+    from lockgate.codegraph import PACKAGE_PREFIX
     files: list[str] = []
     packages: list[str] = []
     for key in sorted(set(now) | set(then)):

@@ -13,15 +13,13 @@ Reading works on text, so lock files can come from any git revision.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from lockgate._fs import atomic_write_text
 
 LOCK_SCHEMA = 1
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~8x faster on big locks
 
 
 @dataclass
@@ -143,7 +141,9 @@ class LockFile:
 
     @classmethod
     def from_text(cls, text: str, pipeline: str = "") -> LockFile:
-        data = yaml.load(text, Loader=_LOADER) or {}
+        import yaml
+
+        data = yaml.load(text, Loader=_loader()) or {}
         if not isinstance(data, dict):
             raise ValueError("a lock file holds a mapping")
         stages = data.get("stages") or {}
@@ -169,6 +169,8 @@ class LockFile:
         if cached is not None:
             cached.remember_source(text)
             return cached
+        import yaml  # only when the parsed-lock cache misses: a no-op run and `status` never load it
+
         try:
             lock = cls.from_text(text, pipeline)
         except (ValueError, yaml.YAMLError, AttributeError, TypeError):
@@ -199,7 +201,9 @@ class LockFile:
 
 
 def _dump(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+    import yaml
+
+    return yaml.dump(data, Dumper=_dumper(), sort_keys=True, default_flow_style=False,
                      allow_unicode=True, width=100)
 
 
@@ -231,11 +235,24 @@ def _dump_block(name: str, entry: dict[str, Any]) -> str:
     return "".join("  " + line if line.strip() else line for line in text.splitlines(keepends=True))
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml: same bytes, ~5x faster
-    """SafeDumper that never emits anchors/aliases (they make diffs unreadable)."""
+@cache
+def _loader() -> type:
+    import yaml
 
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~8x faster on big locks
+
+
+@cache
+def _dumper() -> type:
+    import yaml
+
+    class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml: same bytes, ~5x faster
+        """SafeDumper that never emits anchors/aliases (they make diffs unreadable)."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return _Dumper
 
 
 def _cache_file(cache_dir: Path, path: Path) -> Path:

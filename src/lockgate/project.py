@@ -82,11 +82,11 @@ class Project:
 
     def registry_aliases(self) -> set[str]:
         """Alias names recorded in any registry file (gates may compare against them)."""
-        import yaml
-
         aliases: set[str] = set()
         if not self.registry_dir.is_dir():
             return aliases
+        import yaml
+
         for path in self.registry_dir.glob("*.yaml"):
             try:
                 data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

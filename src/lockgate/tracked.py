@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lockgate._fs import atomic_write_text
 
 DATA_LOCK = "data.lock"
@@ -34,6 +32,8 @@ class DataLock:
 
     @classmethod
     def from_text(cls, text: str) -> DataLock:
+        import yaml
+
         data = yaml.safe_load(text) or {}
         if not isinstance(data, dict) or not isinstance(data.get("data") or {}, dict):
             raise ValueError(f"{DATA_LOCK} holds a mapping with 'data: {{PATH: record}}'")
@@ -44,11 +44,19 @@ class DataLock:
         """The repository's ``data.lock``; empty when there is none (or it is unreadable:
         like a damaged lock, that only means nothing is tracked)."""
         try:
-            return cls.from_text((Path(root) / DATA_LOCK).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+            text = (Path(root) / DATA_LOCK).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):  # none (most repositories): no YAML to import
+            return cls()
+        import yaml
+
+        try:
+            return cls.from_text(text)
+        except (ValueError, yaml.YAMLError):
             return cls()
 
     def to_text(self) -> str:
+        import yaml
+
         body = {"schema": DATA_SCHEMA, "data": dict(sorted(self.entries.items()))}
         return ("# data versioned by lockgate (`lockgate add PATH`); commit this file\n"
                 + yaml.safe_dump(body, sort_keys=True, default_flow_style=False, width=100))

@@ -17,6 +17,10 @@ any `call` stage ran (:func:`~lockgate.executor.worker.unrouted`): a Python stag
 routes those into its log per thread, and the display's writes are no stage's.
 The live display does not redirect the streams either, and log records emitted
 while it is up print above it, through its console.
+
+rich is imported only when something styled is shown (a live display, a stage's
+progress line, the table): a run with nothing to do in a CI log prints only the
+plain counts line, and starts as fast as `status`.
 """
 
 from __future__ import annotations
@@ -25,15 +29,15 @@ import logging
 import sys
 import threading
 import time
-
-from rich.console import Console, Group, RenderableType
-from rich.file_proxy import FileProxy
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from lockgate.executor.base import Outcome, RunEvent, StageOutcome
 from lockgate.executor.worker import unrouted
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+    from rich.live import Live
 
 STYLE = {
     Outcome.RAN: "green", Outcome.CACHED: "dim", Outcome.RESTORED: "cyan",
@@ -59,20 +63,35 @@ class RunDisplay:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
         self.started = time.monotonic()
-        # long messages stay one line in a log (grep)
-        self.console = Console(file=unrouted(sys.stderr), soft_wrap=True)
-        self.out = Console(file=unrouted(sys.stdout))
+        self.stderr = unrouted(sys.stderr)
+        self.stdout = unrouted(sys.stdout)
         # a real terminal, not only one rich would colour for (FORCE_COLOR in CI), nor a
         # dumb one or one the user marked TTY_INTERACTIVE=0
-        self.live_mode = not quiet and _isatty(self.console.file) and self.console.is_interactive
+        self.live_mode = not quiet and _isatty(self.stderr) and self.console.is_interactive
         self.running: dict[str, float] = {}  # read by the live display's refresh thread
         self.done: list[StageOutcome] = []
         self.live: Live | None = None
         self._lock = threading.Lock()
         self._log_streams: list[tuple[logging.StreamHandler, object]] = []
 
+    @cached_property
+    def console(self) -> Console:
+        """Progress, on stderr; long messages stay one line in a log (grep)."""
+        from rich.console import Console
+
+        return Console(file=self.stderr, soft_wrap=True)
+
+    @cached_property
+    def out(self) -> Console:
+        """The record, on stdout."""
+        from rich.console import Console
+
+        return Console(file=self.stdout)
+
     def __enter__(self) -> RunDisplay:
         if self.live_mode:
+            from rich.live import Live
+
             self._log_above_live()
             self.live = Live(console=self.console, get_renderable=self._live_view, transient=True,
                              refresh_per_second=REFRESH_PER_SECOND, redirect_stdout=False, redirect_stderr=False)
@@ -91,6 +110,8 @@ class RunDisplay:
     def _log_above_live(self) -> None:
         """Log records that would be written to the terminal under the live display
         print above it instead, through its console (a bare write would be drawn over)."""
+        from rich.file_proxy import FileProxy
+
         terminal = self.console.file
         for handler in logging.getLogger().handlers:
             if type(handler) is logging.StreamHandler and _same_file(handler.stream, terminal):
@@ -114,6 +135,10 @@ class RunDisplay:
     def _live_view(self) -> RenderableType:
         """The running stages with their timers, and a tally of the finished ones
         (called by the live display's thread at every refresh)."""
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
         now = time.monotonic()
         with self._lock:
             running = list(self.running.items())
@@ -129,6 +154,8 @@ class RunDisplay:
         stages an interruption cancelled: the "interrupted" message says it)."""
         if o.outcome == Outcome.CACHED or (o.outcome == Outcome.CANCELLED and o.message == "interrupted"):
             return
+        from rich.text import Text
+
         line = Text(f"{o.outcome.value:>9} ", style=STYLE[o.outcome])
         line.append(o.stage)
         if o.duration >= 0.05:
@@ -150,14 +177,26 @@ class RunDisplay:
         """The record, on stdout: the table (when the progress was a transient live
         display) and the counts line with the wall time."""
         if not outcomes:
-            self.out.print("nothing to run")
+            self._line("nothing to run")
             return
         if self.live_mode:
             self._table(outcomes, dry_run)
         seconds = time.monotonic() - self.started
-        self.out.print(f"{counts(outcomes)} in {seconds:.1f}s", highlight=False)
+        self._line(f"{counts(outcomes)} in {seconds:.1f}s")
+
+    def _line(self, text: str) -> None:
+        """One unstyled line of the record: through rich after a live display (its
+        console), else written as is (one line in a log, and no rich to import)."""
+        if self.live_mode:
+            self.out.print(text, highlight=False)
+        else:
+            self.stdout.write(text + "\n")
+            self.stdout.flush()
 
     def _table(self, outcomes: list[StageOutcome], dry_run: bool) -> None:
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(title="would run" if dry_run else None, show_edge=False, pad_edge=False)
         several = len({o.pipeline for o in outcomes}) > 1
         if several:

@@ -20,12 +20,14 @@ from an experiment is never mistaken for one from the committed params.
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lockgate.graph.pipeline import Pipeline
 
 if TYPE_CHECKING:
+    from lockgate.audit import AuditLog
     from lockgate.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -57,12 +59,16 @@ def model_name_for(pipeline: Pipeline, alias: str, stage: str | None = None,
 
 class Effects:
     def __init__(self, root: Path, *, experiment: str = "") -> None:
-        from lockgate.audit import AuditLog, audit_path
-
         self.root = root
         self.experiment = experiment  # set: records say the run was an experiment
-        self.audit = AuditLog(audit_path(root))
         self._registries: dict[str, Registry] | None = None
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        """The audit log, opened on first use (`status` never needs it)."""
+        from lockgate.audit import AuditLog, audit_path
+
+        return AuditLog(audit_path(self.root))
 
     def _opened(self) -> dict[str, Registry]:
         """Every registry, read once per run; a promotion makes the next call read them again."""
@@ -118,12 +124,14 @@ class Effects:
     def recover(self) -> list[str]:
         """Re-apply promotions and rollbacks the audit log holds but a registry misses
         (a crash between the two writes); returns what was re-applied."""
-        from lockgate.registry import Registry, registry_names
-
         try:
             records = self.audit.records()
         except Exception:  # a damaged log: `audit verify` says where; nothing to replay
             return []
+        if not records:  # nothing a registry could miss (and no registry module to load)
+            return []
+        from lockgate.registry import Registry, registry_names
+
         position = {r.get("hash"): i for i, r in enumerate(records)}
         redone = []
         from lockgate.errors import LockgateError

@@ -11,8 +11,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from lockgate.executor.worker import terminate_running
-
 
 class LocalExecutor:
     name = "local"
@@ -27,6 +25,8 @@ class LocalExecutor:
     def cancel_running(self) -> None:
         """Ctrl-C: kill the shell stages' process groups, and start no stage any more
         (a job a pool thread picks up now is refused) until the next run begins."""
+        from lockgate.executor.worker import terminate_running  # loaded by the first job, if any
+
         terminate_running(refuse_new=True)
 
     def close(self, wait: bool = True) -> None:

@@ -18,20 +18,21 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lockgate.executor.base import Executor, OnEvent, Outcome, RunEvent, StageOutcome
 from lockgate.executor.state import MissingInput, UpstreamUnknown, Workspace, is_current
-from lockgate.executor.worker import Job, JobResult, run_job
 from lockgate.errors import LockgateError
 from lockgate.fingerprint import Record, explain
-from lockgate.gates import Decision, GateError, MissingValue, NoChampion, decide, value_at
 from lockgate.graph.pipeline import Pipeline, resolve_artifact
-from lockgate.graph.plan import resolve_targets, select
 from lockgate.graph.stage import paths_overlap
 from lockgate.lock import LockFile, StageLock
 from lockgate.runcache import RunCache
-from lockgate.spec.expr import Ref
+
+if TYPE_CHECKING:  # imported where used: a run with nothing to do (and `status`) needs none of them
+    from lockgate.executor.worker import Job, JobResult
+    from lockgate.gates import Decision
+    from lockgate.spec.expr import Ref
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,8 @@ class Runner:
             self.effects.recover()  # a promotion the audit log holds but a registry missed
         targets: list[str] = []
         if self.options.targets:  # only then is networkx needed
+            from lockgate.graph.plan import resolve_targets, select
+
             targets = resolve_targets(pipeline.graph, self.options.targets)
             chosen = select(pipeline.graph, targets, downstream=self.options.downstream)
             selected = [name for name in pipeline.order() if name in chosen]
@@ -324,6 +327,8 @@ class Runner:
     def _conditions(self, state: _State, name: str) -> list[Decision] | None:
         """``when`` then ``gates``: None when the stage is skipped or blocked, else the
         gate decisions (all holding) to record."""
+        from lockgate.gates import GateError, decide
+
         stage = state.pipeline.stages[name]
         where = f"{stage.file}:{stage.line}"
         try:
@@ -428,6 +433,8 @@ class Runner:
                   decisions=[d.to_record() for d in decisions])
 
     def _lookup(self, state: _State, stage) -> Callable[[Ref], Any]:
+        from lockgate.gates import MissingValue, NoChampion, value_at
+
         known = {**state.pipeline.producers, **dict.fromkeys(state.pipeline.inputs, "")}
 
         def lookup(ref: Ref) -> Any:
@@ -447,6 +454,8 @@ class Runner:
     # -- running ----------------------------------------------------------------------
 
     def _submit(self, state, name, record, job_inputs, input_paths, decisions, rebuild=False):
+        from lockgate.executor.worker import Job, run_job
+
         stage = state.pipeline.stages[name]
         log_path = self.logs / state.pipeline.name / f"{name}.log"
         try:
@@ -497,6 +506,8 @@ class Runner:
         return producers
 
     def _finish(self, state: _State, running: _Running, future: Future) -> bool:
+        from lockgate.executor.worker import JobResult
+
         name, record, job, decisions = running.name, running.record, running.job, running.decisions
         log_rel = self._rel(Path(job.log_path))
         try:

@@ -8,17 +8,20 @@ nothing except the stat cache.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lockgate.codegraph import CodeGraph
 from lockgate.fingerprint import Record, definition_digest
 from lockgate.graph.pipeline import Pipeline, resolve_artifact
 from lockgate.graph.stage import Stage
 from lockgate.lock import StageLock
 from lockgate.steps import step_code
+
+if TYPE_CHECKING:
+    from lockgate.codegraph import CodeGraph
 
 
 class MissingInput(Exception):
@@ -42,10 +45,12 @@ class Workspace:
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # input path -> record, as kept
 
     def path_digest(self, rel: str, exclude: tuple[str, ...] = ()) -> str:
-        target = self.root / rel
-        if not target.exists():
-            raise MissingInput(rel)
-        return path_digest(self.root, rel, self.stats, exclude)
+        try:
+            return path_digest(self.root, rel, self.stats, exclude)
+        except OSError:
+            if not (self.root / rel).exists():  # asked only on failure: one stat per path otherwise
+                raise MissingInput(rel) from None
+            raise
 
     def code_digest(self, stage: Stage) -> str | dict[str, str]:
         """What a stage's code fingerprint is made of: for ``call``, every repository
@@ -61,6 +66,8 @@ class Workspace:
     def code_graph(self) -> CodeGraph:
         """One per workspace (a run, a status): where modules live is looked up once,
         file digests come from the stat cache on every record."""
+        from lockgate.codegraph import CodeGraph  # only `call` stages have code to map
+
         return CodeGraph(self.root, self.stats.hash_file, packages_cache=self.root / ".lockgate" / "packages.json")
 
     def record(
@@ -165,14 +172,18 @@ class Workspace:
         """The digest of a ``cmd`` output path as the workspace holds it (a symlink as
         the link, never what it points to); None when it is missing, or lies in a
         folder that resolves outside the repository (never read there)."""
-        import os
-
-        from lockgate.store.artifacts import outside_root
-
-        target = self.root / rel
-        if not os.path.lexists(target) or outside_root(target.parent, self.root):
+        target = os.path.join(self.root, rel)
+        if not os.path.lexists(target):
+            return None
+        folder = os.path.realpath(os.path.dirname(target.rstrip(os.sep)))  # as store.artifacts.outside_root
+        if folder != self._real_root and not folder.startswith(self._real_root.rstrip(os.sep) + os.sep):
             return None
         return str(self.stats.hash_path(target, links=True)[0])
+
+    @cached_property
+    def _real_root(self) -> str:
+        """The repository as the file system resolves it (one Workspace: one run)."""
+        return os.path.realpath(self.root)
 
     def restore(self, outputs: dict[str, dict[str, Any]], paths: list[str]) -> None:
         """Put recorded outputs back from the store, each exactly as recorded (files,
@@ -234,9 +245,9 @@ class Workspace:
 def path_digest(root: Path, rel: str, stats: Any, exclude: tuple[str, ...] = ()) -> str:
     """The digest of a file or folder; a folder's digest leaves out ``exclude`` paths
     inside it (a stage's own outputs must not make its folder dependency change)."""
-    target = root / rel
+    target = os.path.join(root, rel)
     inside = [e for e in exclude if e.startswith(rel.rstrip("/") + "/")]
-    if not inside or not target.is_dir():
+    if not inside or not os.path.isdir(target):
         return stats.hash_path(target)[0]
     from lockgate.hashing import folder_entries, hash_value
 

@@ -9,9 +9,10 @@ import bisect
 import itertools
 from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from lockgate.spec.expr import Expr, parse_expr
+if TYPE_CHECKING:
+    from lockgate.spec.expr import Expr
 
 Kind = Literal["cmd", "call", "uses"]
 
@@ -98,8 +99,13 @@ class Stage:
         fields["run"] = fields["run"] if isinstance(fields["run"], str) else tuple(fields["run"])
         for key in ("outputs", "deps", "outs", "metrics", "param_reads"):
             fields[key] = tuple(fields.get(key) or ())
-        fields["when"] = parse_expr(fields["when"]) if fields["when"] else None
-        fields["gates"] = tuple(parse_expr(g) for g in fields["gates"])
+        if fields["when"] or fields["gates"]:  # most stages have neither: no parser to import
+            from lockgate.spec.expr import parse_expr
+
+            fields["when"] = parse_expr(fields["when"]) if fields["when"] else None
+            fields["gates"] = tuple(parse_expr(g) for g in fields["gates"])
+        else:
+            fields["when"], fields["gates"] = None, ()
         return cls(**fields)
 
 

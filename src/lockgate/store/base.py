@@ -31,8 +31,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,6 +126,9 @@ class ObjectStore(ABC):
     def staging_path(self, suffix: str = "") -> Iterator[Path]:
         """A fresh temporary file path to write an object into before
         ``put_file(path, move=True)``; whatever is left there is removed."""
+        import shutil
+        import tempfile
+
         folder = tempfile.mkdtemp(prefix="lockgate-stage-")
         try:
             yield Path(folder) / f"object{suffix}"

@@ -23,7 +23,6 @@ import errno
 import logging
 import os
 import re
-import shutil
 import stat
 import time
 import uuid
@@ -132,6 +131,8 @@ class LocalStore(ObjectStore):
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
+        import shutil  # here, not at the top: `status` and a no-op run never copy
+
         shutil.copyfile(path, tmp)
         if move:
             path.unlink(missing_ok=True)
@@ -159,7 +160,7 @@ class LocalStore(ObjectStore):
     # -- reading -------------------------------------------------------------
 
     def has(self, digest: str) -> bool:
-        return self.path_of(digest).is_file()
+        return os.path.isfile(os.path.join(self.objects, object_relpath(digest)))  # path_of, without pathlib
 
     def _drop_corrupt(self, digest: str, actual: str) -> CorruptObject:
         path = self.path_of(digest)
@@ -188,6 +189,8 @@ class LocalStore(ObjectStore):
         return True
 
     def copy_to(self, digest: str, dest: str | os.PathLike[str]) -> None:
+        import shutil
+
         try:
             shutil.copyfile(self.path_of(digest), dest)
         except FileNotFoundError:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -115,7 +116,10 @@ class StatCache:
         the plain read on a miss, e.g. a store's ``put_file``, which copies the
         file into the cache and returns its digest in the same single read."""
         key = os.path.abspath(path)
-        st = os.stat(key)
+        return self._hash_file(key, os.stat(key), hasher)
+
+    def _hash_file(self, key: str, st: os.stat_result, hasher: Callable[[str], str] | None) -> str:
+        """``hash_file`` of the absolute path ``key``, whose stat the caller just took."""
         db = self._connection()
         row = self._known().get(key)
         if row is not None:
@@ -154,12 +158,14 @@ class StatCache:
         dependency or data path is what it points to), unless ``links``: then a
         symlink at ``path`` is hashed as the link (``hashing.link_digest``), as a
         ``cmd`` stage's output path is kept, and nothing it points to is read."""
-        if links and os.path.islink(path):
-            return link_digest(os.readlink(path)), "link"
-        if os.path.isdir(path):
+        key = os.path.abspath(path)
+        st = os.lstat(key) if links else os.stat(key)  # one stat call decides, and keys the cache
+        if links and stat.S_ISLNK(st.st_mode):
+            return link_digest(os.readlink(key)), "link"
+        if stat.S_ISDIR(st.st_mode):
             digest, _ = hash_tree(path, file_hash=self.hash_file)
             return digest, "tree"
-        return self.hash_file(path), "file"
+        return self._hash_file(key, st, None), "file"
 
     def forget(self, path: str | os.PathLike[str]) -> None:
         """Drop the entry for ``path`` (e.g. after lockgate rewrote it)."""
