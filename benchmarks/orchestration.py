@@ -27,14 +27,18 @@ Measured, for both tools, side by side:
   parallel  4 independent `sleep 1` stages, first run (lockgate with its default -j
             and with -j 4).
 
-DVC lives in its own venv, ``benchmarks/.work/dvc-venv`` (created on first use;
-never in the project's environment). DVC's first run is too slow to repeat
+DVC runs from ``--dvc PATH`` (or ``$LOCKGATE_BENCH_DVC``, else ``dvc`` on PATH; with
+none of them, a venv ``benchmarks/.work/dvc-venv`` is created on first use, never in
+the project's environment). DVC's first run is too slow to repeat
 beyond 100 stages (~9 min at 500), so it is timed once up to ``--dvc-full-max``
 stages (chain only above 100). Elsewhere its lock is built with ``dvc commit -f``
 over outputs made by running the stage commands in a plain shell loop.
 
 Timing is hyperfine-style: one untimed warm-up, then the median of R wall-clock
-repetitions of the whole CLI process (interpreter start-up included).
+repetitions of the whole CLI process (interpreter start-up included). The no-op
+run and status are timed round-robin: lockgate, DVC and the floor (``python -c
+pass`` with lockgate's interpreter, the least any Python CLI can cost) one after
+the other in each repetition, so a change of machine load hits all three alike.
 """
 
 from __future__ import annotations
@@ -81,12 +85,29 @@ def lockgate_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "lockgate"]
 
 
+DVC_EXE: list[str] = []  # set by main(): --dvc, $LOCKGATE_BENCH_DVC, `dvc` on PATH, or the venv
+
+
 def dvc_cmd() -> list[str]:
-    return [str(VENV / "bin" / "dvc")]
+    return [DVC_EXE[0] if DVC_EXE else str(VENV / "bin" / "dvc")]
 
 
-def ensure_dvc() -> str:
-    """Create/reuse benchmarks/.work/dvc-venv with DVC 3.67 (or the newest 3.x)."""
+def floor_cmd() -> list[str]:
+    """The floor: starting lockgate's interpreter and doing nothing."""
+    return [sys.executable, "-c", "pass"]
+
+
+def ensure_dvc(given: str | None = None) -> str:
+    """The DVC to compare with: ``given`` (--dvc or $LOCKGATE_BENCH_DVC), else ``dvc`` on
+    PATH, else benchmarks/.work/dvc-venv with DVC 3.67 (or the newest 3.x), created once."""
+    found = given or shutil.which("dvc")
+    if found:
+        exe = shutil.which(found) or found
+        if not Path(exe).exists():
+            raise SystemExit(f"--dvc {found}: no such program")
+        DVC_EXE[:] = [str(Path(exe).absolute())]
+        return subprocess.run([*dvc_cmd(), "--version"], capture_output=True, text=True,
+                              env=dvc_env()).stdout.strip()
     dvc = VENV / "bin" / "dvc"
     if not dvc.exists():
         note(f"creating {VENV} and installing DVC (once)")
@@ -284,80 +305,103 @@ class Result:
         return statistics.median(self.cpu) if self.cpu else None
 
 
-def bench_tool(tool: str, shape: str, n: int, args, results: list[Result], dvc_full: bool) -> None:
-    cli = lockgate_cmd() if tool == "lockgate" else dvc_cmd()
-    env = tool_env() if tool == "lockgate" else dvc_env()
-    run = [*cli, "run"] if tool == "lockgate" else [*cli, "repro"]
-    status = [*cli, "status"]
-    repo = make_repo(tool, shape, n)
-    expect_stale = 1
+@dataclass
+class Tool:
+    """One tool's repository for one (shape, N), and how to call it there."""
 
-    def add(measure, samples, how="", ran=()):
-        cpu = CPU[-len(samples):]
-        results.append(Result(shape, n, measure, tool, samples, how, list(ran), cpu))
-        note(f"  {tool:8s} {shape:7s} n={n:<5d} {measure:8s} median {statistics.median(samples):8.3f}s "
-             f"(cpu {statistics.median(cpu):7.3f}s) ({len(samples)} x){' ' + how if how else ''}")
+    name: str  # "lockgate" | "dvc"
+    repo: Path
+    cli: list[str]
+    env: dict[str, str]
+    how: str = ""  # "lock from dvc commit" when DVC's first run was not timed
 
-    # -- first run
-    if tool == "lockgate" or dvc_full:
-        if tool == "lockgate":
+    @property
+    def run(self) -> list[str]:
+        return [*self.cli, "run"] if self.name == "lockgate" else [*self.cli, "repro"]
+
+    @property
+    def status(self) -> list[str]:
+        return [*self.cli, "status"]
+
+
+def _add(results: list[Result], shape: str, n: int, measure: str, tool: str, samples: list[float],
+         cpu: list[float], how: str = "", ran=()) -> None:
+    results.append(Result(shape, n, measure, tool, samples, how, list(ran), cpu))
+    note(f"  {tool:8s} {shape:7s} n={n:<5d} {measure:8s} median {statistics.median(samples):8.3f}s "
+         f"(cpu {statistics.median(cpu):7.3f}s) ({len(samples)} x){' ' + how if how else ''}")
+
+
+def bench_first(name: str, shape: str, n: int, args, results: list[Result], dvc_full: bool) -> Tool:
+    """Make the repository and time the first run (or build DVC's lock with `dvc commit`)."""
+    tool = Tool(name, make_repo(name, shape, n), lockgate_cmd() if name == "lockgate" else dvc_cmd(),
+                tool_env() if name == "lockgate" else dvc_env())
+    if name == "lockgate" or dvc_full:
+        if name == "lockgate":
             reps = args.first_reps if n <= 100 else min(2, args.first_reps)
         else:
             reps = 3 if n <= 10 else 1
         samples, ran = [], []
         for _ in range(reps):
-            clean_state(tool, repo)
-            t, out = timed(run, repo, env)
+            clean_state(name, tool.repo)
+            t, out = timed(tool.run, tool.repo, tool.env)
             samples.append(t)
-            ran.append(ran_count(tool, out))
+            ran.append(ran_count(name, out))
         if any(r != n for r in ran):
-            raise RuntimeError(f"{tool} first run of {n} stages ran {ran}")
-        add("first", samples, ran=ran)
+            raise RuntimeError(f"{name} first run of {n} stages ran {ran}")
+        _add(results, shape, n, "first", name, samples, CPU[-len(samples):], ran=ran)
     else:
-        clean_state(tool, repo)
-        t_make = premake_outputs(repo, shape, n)
+        clean_state(name, tool.repo)
+        t_make = premake_outputs(tool.repo, shape, n)
         t0 = time.perf_counter()
-        sh([*cli, "commit", "-f", "-q"], repo, env)
+        sh([*tool.cli, "commit", "-f", "-q"], tool.repo, tool.env)
         t_commit = time.perf_counter() - t0
         note(f"  dvc lock built with `dvc commit -f` ({t_commit:.1f}s; shell loop {t_make:.2f}s)")
-        results.append(Result(shape, n, "commit", tool, [t_commit], "dvc commit -f"))
+        results.append(Result(shape, n, "commit", name, [t_commit], "dvc commit -f"))
+        tool.how = "lock from dvc commit"
+    return tool
 
-    how = "" if (tool == "lockgate" or dvc_full) else "lock from dvc commit"
-    # -- no-op
-    samples, ran = [], []
-    sh(run, repo, env)  # warm-up
-    for _ in range(args.reps):
-        t, out = timed(run, repo, env)
-        samples.append(t)
-        ran.append(ran_count(tool, out))
-    if any(ran):
-        raise RuntimeError(f"{tool} no-op run ran stages: {ran}")
-    add("noop", samples, how, ran)
 
-    # -- status
-    samples = []
-    sh(status, repo, env)  # warm-up
-    for _ in range(args.reps):
-        t, out = timed(status, repo, env)
-        samples.append(t)
-    if tool == "lockgate" and "up to date" not in out or tool == "dvc" and "up to date" not in out:
-        raise RuntimeError(f"{tool} status is not clean:\n{out[-1000:]}")
-    add("status", samples, how)
+def bench_quiet(tools: list[Tool], shape: str, n: int, args, results: list[Result]) -> None:
+    """No-op run, then status: each repetition times every tool and the floor in turn."""
+    for measure in ("noop", "status"):
+        calls = {t.name: (t.run if measure == "noop" else t.status, t.repo, t.env) for t in tools}
+        calls["floor"] = (floor_cmd(), WORK, tool_env())
+        for args_, cwd, env in calls.values():
+            sh(args_, cwd, env)  # warm-up
+        samples = {name: [] for name in calls}
+        cpu = {name: [] for name in calls}
+        outs = {name: [] for name in calls}
+        for _ in range(args.reps):
+            for name, (args_, cwd, env) in calls.items():
+                t, out = timed(args_, cwd, env)
+                samples[name].append(t)
+                cpu[name].append(CPU[-1])
+                outs[name].append(out)
+        for tool in tools:
+            if measure == "noop":
+                ran = [ran_count(tool.name, out) for out in outs[tool.name]]
+                if any(ran):
+                    raise RuntimeError(f"{tool.name} no-op run ran stages: {ran}")
+            else:
+                ran = []
+                if "up to date" not in outs[tool.name][-1]:
+                    raise RuntimeError(f"{tool.name} status is not clean:\n{outs[tool.name][-1][-1000:]}")
+            _add(results, shape, n, measure, tool.name, samples[tool.name], cpu[tool.name], tool.how, ran)
+        _add(results, shape, n, measure, "floor", samples["floor"], cpu["floor"], "python -c pass")
 
-    # -- one stale stage
-    reps = args.reps if tool == "lockgate" else max(3, args.reps - 2)
+
+def bench_stale(tool: Tool, shape: str, n: int, args, results: list[Result]) -> None:
+    """Runs with exactly one stale stage each."""
+    reps = args.reps if tool.name == "lockgate" else max(3, args.reps - 2)
     samples, ran = [], []
     for _ in range(reps):
-        edit_one(repo, shape, n)
-        t, out = timed(run, repo, env)
+        edit_one(tool.repo, shape, n)
+        t, out = timed(tool.run, tool.repo, tool.env)
         samples.append(t)
-        ran.append(ran_count(tool, out))
-    if any(r != expect_stale for r in ran):
-        raise RuntimeError(f"{tool} one-stale run ran {ran} stages, expected 1 each:\n{out[-1500:]}")
-    add("stale1", samples, how, ran)
-
-    if args.profile and tool == "lockgate" and n == max(args.sizes):
-        profile(repo, shape, n)
+        ran.append(ran_count(tool.name, out))
+    if any(r != 1 for r in ran):
+        raise RuntimeError(f"{tool.name} one-stale run ran {ran} stages, expected 1 each:\n{out[-1500:]}")
+    _add(results, shape, n, "stale1", tool.name, samples, CPU[-len(samples):], tool.how, ran)
 
 
 def bench_parallel(args, results: list[Result]) -> None:
@@ -402,8 +446,8 @@ def profile(repo: Path, shape: str, n: int) -> None:
 
 TARGETS = {  # (measure, n) -> minimum DVC/lockgate ratio
     ("first", 100): 10, ("first", 500): 50,
-    ("noop", 100): 5, ("noop", 500): 10, ("noop", 1000): 10,
-    ("status", 100): 5, ("status", 500): 10, ("status", 1000): 10,
+    ("noop", 100): 10, ("noop", 500): 10, ("noop", 1000): 10,  # 100: issue 14 (was 5x)
+    ("status", 100): 10, ("status", 500): 10, ("status", 1000): 10,
 }
 STAGE_WORK = [0.0]  # seconds of the stale stage's own command (measured)
 
@@ -436,8 +480,8 @@ def table(results: list[Result], measured_dvc_at: set) -> tuple[str, list[dict]]
     keys.sort(key=lambda k: (shape_order.get(k[0], 9), k[1], order.get(k[2], 9)))
     rows, lines = [], []
     header = ("| shape | stages | measure | lockgate median (s) | DVC median (s) | DVC / lockgate "
-              "| CPU s lockgate / DVC (ratio) | target | met? |")
-    lines += [header, "|---|---:|---|---:|---:|---:|---|---|---|"]
+              "| CPU s lockgate / DVC (ratio) | floor (s) | lockgate / floor | DVC / floor | target | met? |")
+    lines += [header, "|---|---:|---|---:|---:|---:|---|---:|---:|---:|---|---|"]
     for shape, n, measure in keys:
         lg = by.get((shape, n, measure, "lockgate"))
         dv = by.get((shape, n, measure, "dvc"))
@@ -466,9 +510,14 @@ def table(results: list[Result], measured_dvc_at: set) -> tuple[str, list[dict]]
             cpu_s = f"{lg.cpu_median:.2f}"
             if dv and dv.cpu_median is not None:
                 cpu_s += f" / {dv.cpu_median:.2f} ({dv.cpu_median / max(lg.cpu_median, 1e-9):.1f}x)"
-        lines.append(f"| {shape} | {n} | {measure} | {lg_s} | {dv_s} | {ratio_s} | {cpu_s} | {target} | {met} |")
+        fl = by.get((shape, n, measure, "floor"))
+        floor_s = f"{fl.median:.3f}" if fl else "-"
+        lg_floor = f"{lg.median / fl.median:.1f}x" if (fl and lg) else "-"
+        dv_floor = f"{dv.median / fl.median:.1f}x" if (fl and dv) else "-"
+        lines.append(f"| {shape} | {n} | {measure} | {lg_s} | {dv_s} | {ratio_s} | {cpu_s} | {floor_s} "
+                     f"| {lg_floor} | {dv_floor} | {target} | {met} |")
         rows.append(dict(shape=shape, n=n, measure=measure, lockgate=lg.median if lg else None,
-                         dvc=dvc_time, ratio=ratio, target=target, met=met,
+                         dvc=dvc_time, ratio=ratio, target=target, met=met, floor=fl.median if fl else None,
                          lockgate_cpu=lg.cpu_median if lg else None,
                          dvc_cpu=dv.cpu_median if dv else None))
     return "\n".join(lines), rows
@@ -485,6 +534,10 @@ def main() -> int:
                     help="largest N for a real `dvc repro` first run (above 100: chain only, once) "
                          "[100 with --quick, else 500]")
     ap.add_argument("--no-parallel", action="store_true", help="skip the 4 x `sleep 1` case")
+    ap.add_argument("--no-stale", action="store_true", help="skip the one-stale-stage runs")
+    ap.add_argument("--dvc", default=os.environ.get("LOCKGATE_BENCH_DVC"), metavar="PATH",
+                    help="the dvc program to compare with [$LOCKGATE_BENCH_DVC, else `dvc` on PATH, "
+                         "else a venv benchmarks/.work/dvc-venv made once]")
     ap.add_argument("--profile", action="store_true",
                     help="cProfile lockgate at the largest size (no-op, status, one-stale, first run)")
     ap.add_argument("--json", dest="json_out", default=None, help="write all samples to this JSON file")
@@ -495,10 +548,12 @@ def main() -> int:
         args.dvc_full_max = 100 if args.quick else 500
     WORK.mkdir(parents=True, exist_ok=True)
 
-    dvc_version = ensure_dvc()
+    dvc_version = ensure_dvc(args.dvc)
     versions = {"lockgate": lockgate_version(), "dvc": dvc_version, "python": platform.python_version(),
                 "cores": os.cpu_count(), "machine": platform.platform()}
     note(f"lockgate {versions['lockgate']}, DVC {dvc_version}, {versions['cores']} cores")
+    load_before = os.getloadavg()
+    note(f"load average {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f} ({versions['cores']} cores)")
     STAGE_WORK[0] = own_work_seconds()
     note(f"one trivial stage command: {STAGE_WORK[0] * 1000:.1f} ms")
 
@@ -507,13 +562,19 @@ def main() -> int:
     for shape in args.shapes:
         for n in args.sizes:
             note(f"{shape}, {n} stages")
-            bench_tool("lockgate", shape, n, args, results, dvc_full=True)
+            lockgate = bench_first("lockgate", shape, n, args, results, dvc_full=True)
             full = n <= min(100, args.dvc_full_max) or (
                 n <= args.dvc_full_max and shape == "chain" and not dvc_full_done_big)
             if full and n > 100:
                 dvc_full_done_big = True
                 note(f"  DVC's first run at {n} stages is timed once; this takes minutes")
-            bench_tool("dvc", shape, n, args, results, dvc_full=full)
+            dvc = bench_first("dvc", shape, n, args, results, dvc_full=full)
+            bench_quiet([lockgate, dvc], shape, n, args, results)
+            if not args.no_stale:
+                bench_stale(lockgate, shape, n, args, results)
+                bench_stale(dvc, shape, n, args, results)
+            if args.profile and n == max(args.sizes):
+                profile(lockgate.repo, shape, n)
     if not args.no_parallel:
         note("4 independent `sleep 1` stages")
         bench_parallel(args, results)
@@ -522,6 +583,10 @@ def main() -> int:
     print()
     print(f"lockgate {versions['lockgate']} vs {dvc_version}; Python {versions['python']}; "
           f"{versions['cores']} cores; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+    load_after = os.getloadavg()
+    print(f"load average (1/5/15 min) at the start {load_before[0]:.2f} {load_before[1]:.2f} "
+          f"{load_before[2]:.2f}, at the end {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}")
+    print(f"DVC: {dvc_cmd()[0]}; floor: {' '.join(floor_cmd())}")
     print("median wall time of the whole CLI process; † = DVC lock built with `dvc commit -f` "
           "over pre-made outputs (its first run not timed at that size)")
     print(text)
@@ -532,7 +597,7 @@ def main() -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
             "versions": versions, "args": {k: v for k, v in vars(args).items()},
-            "stage_work": STAGE_WORK[0], "rows": rows,
+            "stage_work": STAGE_WORK[0], "rows": rows, "load": [load_before, load_after],
             "results": [asdict(r) | {"median": r.median} for r in results],
         }, indent=2))
     return 0
