@@ -1687,7 +1687,7 @@ def _forged_model(a: Attack, use: str) -> None:
           "    def predict(self, X):\n        return X\n")
     a.lg("run", "--json", expect=(0,))
     forged = a.dir / "forged.model"
-    done = run_proc([PY, "-c", "import sys; from lockgate.store.artifacts import encode_model; "
+    done = run_proc([PY, "-c", "import sys; from lockgate.store.models import encode_model; "
                      "from src.evil import Evil; open(sys.argv[1], 'wb').write(encode_model(Evil()))",
                      str(forged)], a.repo, a.c.env, 120)
     if done.rc != 0:

@@ -294,7 +294,7 @@ def rollback(obj: Obj, name: str, alias: str) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_obj
 def export(obj: Obj, name: str, alias_or_version: str, path: Path) -> None:
-    """Write the model of a version to PATH (load it with lockgate.store.artifacts.load_model_file)."""
+    """Write the model of a version to PATH (load it with lockgate.store.models.load_model_file)."""
     from lockgate.registry import Registry
     from lockgate.store.artifacts import restore_file
     from lockgate.store.local import LocalStore

@@ -5,8 +5,8 @@ public function equals its reference (DESIGN §5): ``ks_2samp`` and
 ``wasserstein`` equal SciPy's, ``jensen_shannon`` equals
 ``scipy.spatial.distance.jensenshannon`` over shared histogram edges, ``psi``
 follows the quantile-bin rule of DESIGN §5, and the categorical tests equal
-Evidently's stattests. Choosing a test per column is ``table.py``'s job, not
-this module's.
+Evidently's stattests. Choosing a test per column is ``selection.py``'s job,
+not this module's.
 
 ``wasserstein`` (and ``ks_2samp`` on small samples) radix-sort each sample
 as order-preserving integer keys (``_sort.py``; ~4x faster than ``np.sort``),
@@ -15,8 +15,7 @@ once. ``ks_2samp`` on large samples sorts only the value buckets that can hold
 an extreme (``_buckets.py``). ``psi`` selects
 the reference quantiles (a radix select, not a sort) and bins with a branch-free
 count; ``jensen_shannon`` computes the Sturges edges from min/max/n and bins in
-one pass. The KS p-value's O(n) exact Smirnov sum, which SciPy evaluates in
-slow double-double (~1 s at n = 5e5), is summed here in log space. All passes
+one pass. The KS p-value of a statistic is ``ks_pvalue.py``'s. All passes
 are numba, compiled with ``nogil`` so columns can run in threads. The
 ``*_sorted`` / ``*_counts`` helpers take already-cleaned inputs so that a
 reference profile can skip the reference work.
@@ -28,7 +27,7 @@ depends on it) is imported lazily for the distribution tails only.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -37,23 +36,16 @@ from lockgate.kernels._compile import announce_compile, njit
 from lockgate.kernels._inputs import as_float, as_numpy
 from lockgate.kernels._parallel import _both
 from lockgate.kernels._sort import _key_value, _sort_key, sorted_keys
+from lockgate.kernels.ks_pvalue import KsMethod, check_ks_method, ks_pvalue
+# tests/kernels/test_drift.py and test_sort.py check kstwo_sf as drift._kstwo_sf
+from lockgate.kernels.ks_pvalue import kstwo_sf as _kstwo_sf  # noqa: F401
 
-KsMethod = Literal["auto", "exact", "asymp"]
-
-# SciPy's ks_2samp: 'auto' is exact when both samples have at most this many values.
-_MAX_AUTO_N = 10000
 _PSI_FLOOR = 1e-4
 
 # Samples at least this long are sorted / binned on two threads (one per
 # sample); below, handing work to the helper costs more than it saves.
 _SPLIT_MIN = 1 << 15
 
-# scipy.special.smirnov: exact sum up to this n, a closed-form approximation above.
-_SMIRNOV_MAX_COMPUTE_N = 1000000
-# cephes MINLOG = log(2**-1022): smirnov's sf underflows below it.
-_MINLOG = -7.08396418532264106224e2
-# Terms of the Smirnov sum above which it is split in two fixed halves.
-_SMIRNOV_SPLIT = 1 << 16
 # Up to this many PSI edges a linear count beats a binary search per value.
 _LINEAR_EDGES = 48
 
@@ -261,52 +253,6 @@ def _histogram_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 @njit(nogil=True)
-def _prob_outside_square(n: int, h: int) -> float:
-    """SciPy's ``_compute_prob_outside_square``: P(D_{n,n} >= h/n), Horner-like form."""
-    p = 0.0
-    k = int(np.floor(n / h))
-    while k >= 0:
-        p1 = 1.0
-        for j in range(h):
-            p1 = (n - k * h - j) * p1 / (n + k * h + j + 1)
-        p = p1 * (1.0 - p)
-        k -= 1
-    return 2 * p
-
-
-@njit(nogil=True)
-def _outer_prob_inside(m: int, n: int, g: int, h: int) -> float:
-    """SciPy's ``_compute_outer_prob_inside_method`` (``_stats_pythran.py``), line for line."""
-    if m < n:
-        m, n = n, m
-    mg = m // g
-    ng = n // g
-    minj = 0
-    maxj = min(int(np.ceil(h / mg)), n + 1)
-    curlen = maxj - minj
-    len_a = min(2 * maxj + 2, n + 1)
-    a = np.ones(len_a, dtype=np.float64)
-    a[minj:maxj] = 0.0
-    for i in range(1, m + 1):
-        lastminj = minj
-        lastlen = curlen
-        minj = max(int(np.floor((ng * i - h) / mg)) + 1, 0)
-        minj = min(minj, n)
-        maxj = min(int(np.ceil((ng * i + h) / mg)), n + 1)
-        if maxj <= minj:
-            return 1.0
-        val = 0.0 if minj == 0 else 1.0
-        for jj in range(maxj - minj):
-            j = jj + minj
-            val = (a[jj + minj - lastminj] * i + val * j) / (i + j)
-            a[jj] = val
-        curlen = maxj - minj
-        if lastlen > curlen:
-            a[maxj - minj : maxj - minj + (lastlen - curlen)] = 1
-    return a[maxj - minj - 1]
-
-
-@njit(nogil=True)
 def _ks_keys(a, b, n1, n2):
     """Where ECDF(a) - ECDF(b) peaks and dips, over ascending sort keys ``a``, ``b``.
 
@@ -368,31 +314,6 @@ def _wasserstein_keys(a, b, n1, n2):
         prev = v
         i += take_a
         j += 1 - take_a
-    return total
-
-
-@njit(nogil=True)
-def _smirnov_terms(n, x, start, stop, log_c, shift):
-    """sum_{v=start}^{stop-1} A_v exp(-shift), A_v = C(n,v) (1-x-v/n)^(n-v) (x+v/n)^(v-1).
-
-    The terms of the exact one-sided Smirnov sum (Smirnov 1944; the lower sum
-    of cephes' ``smirnov``, which SciPy evaluates in double-double). Every
-    term is positive, so there is no cancellation: each is taken in log space
-    (log C(n, v) by a compensated running sum from ``log_c`` = log C(n,
-    start)), accurate to ~1e-10 relative, and so is the sum.
-    """
-    nx = n * x
-    inv_n = 1.0 / n
-    total = 0.0
-    carry = 0.0
-    for v in range(start, stop):
-        t = (v + nx) * inv_n
-        term = log_c + (n - v) * math.log1p(-t) + (v - 1) * math.log(t)
-        total += math.exp(term - shift)
-        step = math.log((n - v) / (v + 1.0)) - carry
-        after = log_c + step
-        carry = (after - log_c) - step
-        log_c = after
     return total
 
 
@@ -490,118 +411,19 @@ def _uniform_histogram(values, edges, counts):
         counts[i & 3, k] += 1
 
 
-# --------------------------------------------------------------------------- KS p-value
-
-
-def _ks_exact(n1: int, n2: int, d: float) -> tuple[bool, float, float]:
-    """SciPy's ``_attempt_exact_2kssamp`` (two-sided): (success, d rounded to the lattice, p)."""
-    g = math.gcd(n1, n2)
-    lcm = (n1 // g) * n2
-    h = int(np.round(d * lcm))
-    d = h * 1.0 / lcm
-    if h == 0:
-        return True, d, 1.0
-    if n1 == n2:
-        prob = _prob_outside_square(n1, h)
-    else:
-        prob = _outer_prob_inside(n1, n2, g, h)
-    if not (0 <= prob <= 1):  # NaN included: SciPy then falls back to asymp
-        return False, d, prob
-    return True, d, float(prob)
-
-
-def _smirnov(n: int, x: float) -> float:
-    """``scipy.special.smirnov(n, x)`` for 140 < n <= 1e6 and 1 < n*x < n - 1, x < 0.5.
-
-    cephes sums the same n - floor(n*x) positive terms in double-double, one
-    ``pow`` each: ~1.8 us per term, ~0.9 s at n = 5e5. This sums them in
-    float64 log space (``_smirnov_terms``) in two fixed halves, ~1e-10 relative
-    to cephes' value.
-    """
-    if -2.0 * n * x * x < _MINLOG:
-        return 0.0  # cephes: "x is so big, the sf underflows double64"
-    n_terms = n - int(math.floor(n * x))
-    shift = -2.0 * n * x * x  # ~ log of the largest term: keeps exp() in range
-    if n_terms < _SMIRNOV_SPLIT:
-        total = _smirnov_terms(n, x, 0, n_terms, 0.0, shift)
-    else:
-        mid = n_terms // 2
-        log_c_mid = math.lgamma(n + 1.0) - math.lgamma(mid + 1.0) - math.lgamma(n - mid + 1.0)
-        first, second = _both(
-            lambda: _smirnov_terms(n, x, 0, mid, 0.0, shift),
-            lambda: _smirnov_terms(n, x, mid, n_terms, log_c_mid, shift),
-        )
-        total = first + second
-    if total <= 0.0:
-        return 0.0
-    return min(math.exp(math.log(x) + math.log(total) + shift), 1.0)
-
-
-def _kstwo_sf(d: float, n: float) -> float:
-    """``scipy.stats.kstwo.sf(d, n)`` (Simard & L'Ecuyer's choice of method, SciPy's ``_kolmogn``).
-
-    For n > 140 and 2.2 <= n d^2 the survival function is 2 * smirnov(n, d)
-    (0 from n d^2 >= 370). That exact one-sided sum is O(n) and slow in
-    cephes (~1 s at n = 5e5), so it is summed here instead (``_smirnov``);
-    every other case (small n, small n d^2: Durbin's matrix, Pomeranz,
-    Pelz-Good, all sub-millisecond) goes to SciPy.
-    """
-    t = n * d
-    if n > 140 and 1.0 < t < n - 1 and d < 0.5:
-        nx2 = t * d
-        if nx2 >= 370.0:
-            return 0.0
-        if nx2 >= 2.2:
-            if n <= _SMIRNOV_MAX_COMPUTE_N:
-                announce_compile(__file__)
-                return min(max(2.0 * _smirnov(int(n), d), 0.0), 1.0)
-            from scipy.special import smirnov  # a closed form above 1e6: fast
-
-            return min(max(2.0 * float(smirnov(int(n), d)), 0.0), 1.0)
-    from scipy.stats import kstwo
-
-    return float(kstwo.sf(d, n))
-
-
-def _ks_asymp(n1: int, n2: int, d: float) -> float:
-    m, n = sorted([float(n1), float(n2)], reverse=True)
-    en = m * n / (m + n)
-    return _kstwo_sf(float(d), float(np.round(en)))
-
-
 def ks_from_sorted(a: np.ndarray, b: np.ndarray, method: KsMethod = "auto") -> tuple[float, float]:
     """Two-sided KS (statistic, p-value) of two sorted, NaN-free samples; SciPy's rules."""
-    _check_method(method)
+    check_ks_method(method)
     announce_compile(__file__)
     hi, lo = _ks_extremes(a, b)
     return _ks_result(len(a), len(b), hi, lo, method)
-
-
-def _check_method(method: str) -> None:
-    if method not in ("auto", "exact", "asymp"):
-        raise ValueError(f"method must be 'auto', 'exact' or 'asymp', got {method!r}")
 
 
 def _ks_result(n1: int, n2: int, hi: float, lo: float, method: str) -> tuple[float, float]:
     """SciPy's ``ks_2samp`` from the extremes of ECDF(a) - ECDF(b): (statistic, p-value)."""
     min_s = min(max(-lo, 0.0), 1.0)
     d = min_s if min_s > hi else hi
-    mode = method
-    if mode == "auto":
-        mode = "exact" if max(n1, n2) <= _MAX_AUTO_N else "asymp"
-    elif mode == "exact":
-        g = math.gcd(n1, n2)
-        # SciPy switches (with a warning) when lcm(n1, n2) would overflow int32.
-        if n1 // g >= np.iinfo(np.int32).max / (n2 // g):
-            mode = "asymp"
-    prob = -np.inf
-    if mode == "exact":
-        success, d, prob = _ks_exact(n1, n2, d)
-        if not success:
-            mode = "asymp"
-    if mode == "asymp":
-        prob = _ks_asymp(n1, n2, d)
-    return float(d), float(np.clip(prob, 0, 1))
+    return ks_pvalue(n1, n2, d, method)
 
 
 def _sorted_pair(reference: Any, current: Any) -> tuple[np.ndarray, int, np.ndarray, int]:
@@ -638,7 +460,7 @@ def ks_2samp(reference: Any, current: Any, method: KsMethod = "auto") -> tuple[f
 
     NaN (and nulls) are dropped from both samples first.
     """
-    _check_method(method)
+    check_ks_method(method)
     ref = as_float(reference, "reference")
     cur = as_float(current, "current")
     if ref.size + cur.size < _SPLIT_MIN:
@@ -833,6 +655,20 @@ def js_distance(p: np.ndarray, q: np.ndarray, base: float | None = None) -> floa
     if base is not None:
         js /= np.log(base)
     return float(np.sqrt(js / 2.0))
+
+
+def psi_binned(ref: np.ndarray, cur: np.ndarray) -> float:
+    """Evidently's ``psi`` stattest on binned proportions: zeros filled as its
+    ``feel_zeroes`` does, then sum((ref - cur) * log(ref / cur))."""
+    r, c = _fill_zeroes(ref), _fill_zeroes(cur)
+    return float(np.sum((r - c) * np.log(r / c)))
+
+
+def _fill_zeroes(p: np.ndarray) -> np.ndarray:
+    """Evidently's ``feel_zeroes``: zeros become min(nonzero)/1e6 if that is <= 1e-4, else 1e-4."""
+    smallest = p[p != 0].min()
+    fill = smallest / 10**6 if smallest <= 0.0001 else 0.0001
+    return np.where(p == 0, fill, p)
 
 
 def _rel_entr(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ batch read ahead) and keeps per column only:
 * a mergeable quantile sketch of the finite values (``QuantileSketch``).
 
 The test is chosen by Evidently's default rule exactly as ``drift_table``
-chooses it (``table.default_method``), from those exact counts.
+chooses it (``selection.py``), from those exact counts.
 
 Exactness, test by test:
 
@@ -71,8 +71,30 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lockgate.kernels import drift as _d
-from lockgate.kernels import table as _t
+from lockgate.kernels.columns import category_counts, finite_values, run_groups, sort_finite, storage_of
+from lockgate.kernels.drift import (
+    align_counts,
+    chi2_counts,
+    histogram_counts,
+    js_distance,
+    ks_from_sorted,
+    n_distinct_sorted,
+    psi_binned,
+    sturges_edges,
+    wasserstein_from_sorted,
+    z_test_counts,
+)
+from lockgate.kernels.ks_pvalue import ks_pvalue_auto
+from lockgate.kernels.selection import (
+    Kind,
+    choose_method,
+    column_choices,
+    column_kind,
+    histogrammed,
+    pooled_unique,
+    threshold_for,
+)
+from lockgate.kernels.table import DriftResult, result_row
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -164,15 +186,6 @@ class QuantileSketch:
         self._values, self._weights, self._points = [reps], [block_weight], len(reps)
 
 
-def _ks_pvalue(n1: int, n2: int, d: float) -> tuple[float, float]:
-    """SciPy's two-sided ``ks_2samp`` p-value for a statistic ``d`` (``method="auto"``)."""
-    if max(n1, n2) <= _d._MAX_AUTO_N:
-        success, d_lattice, prob = _d._ks_exact(n1, n2, d)
-        if success:
-            return d_lattice, float(np.clip(prob, 0, 1))
-    return d, float(np.clip(_d._ks_asymp(n1, n2, d), 0, 1))
-
-
 def _cdfs(a: QuantileSketch, b: QuantileSketch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Both sketches' CDFs at every distinct point of either."""
     av, aw = a.points()
@@ -186,15 +199,15 @@ def _cdfs(a: QuantileSketch, b: QuantileSketch) -> tuple[np.ndarray, np.ndarray,
 def sketch_ks(a: QuantileSketch, b: QuantileSketch) -> tuple[float, float]:
     """(KS statistic, p-value) from two sketches; equals ``ks_2samp`` when both are exact."""
     if a.exact and b.exact:
-        return _d.ks_from_sorted(a.points()[0], b.points()[0], "auto")
+        return ks_from_sorted(a.points()[0], b.points()[0], "auto")
     _, fa, fb = _cdfs(a, b)
-    return _ks_pvalue(a.n, b.n, float(np.max(np.abs(fa - fb))))
+    return ks_pvalue_auto(a.n, b.n, float(np.max(np.abs(fa - fb))))
 
 
 def sketch_wasserstein(a: QuantileSketch, b: QuantileSketch) -> float:
     """First Wasserstein distance from two sketches; exact when both are."""
     if a.exact and b.exact:
-        return _d.wasserstein_from_sorted(a.points()[0], b.points()[0])
+        return wasserstein_from_sorted(a.points()[0], b.points()[0])
     grid, fa, fb = _cdfs(a, b)
     return float(np.sum(np.abs(fa - fb)[:-1] * np.diff(grid)))
 
@@ -249,23 +262,23 @@ class ColumnStats:
         self.n_rows += len(column)
         self.n_null += column.null_count
         if self.storage == "cat":
-            keys, counts, n_missing = _t._category_counts(column)
+            keys, counts, n_missing = category_counts(column)
             self.n_missing += n_missing
             self._merge_counts(keys, counts)
             return
-        values, n_missing = _t._finite_values(column)
+        values, n_missing = finite_values(column)
         self.n_missing += n_missing
         if len(values) == 0:
             return
-        ordered = _t._sort(values)
+        ordered = sort_finite(values)
         self._moments(ordered)
         assert self.sketch is not None
         self.sketch.add_sorted(ordered)
         if not self.many:
-            if _d.n_distinct_sorted(ordered) > COUNTS_LIMIT:
+            if n_distinct_sorted(ordered) > COUNTS_LIMIT:
                 self._drop_counts()
             else:
-                self._merge_counts(*_t._run_groups(ordered))
+                self._merge_counts(*run_groups(ordered))
 
     def _moments(self, values: np.ndarray) -> None:
         m = len(values)
@@ -301,29 +314,11 @@ class ColumnStats:
         self.many = True
         self.keys = self.counts = None
 
-    # views the shared test code in table.py understands
-
-    def as_reference(self) -> _t.ColumnProfile:
-        return _t.ColumnProfile(
-            self.name, self.storage, str(self.arrow_type), self.n_rows, self.n_missing,  # type: ignore[arg-type]
-            self.n_unique, self.std if self.storage == "num" else None, None, self.keys, self.counts,
-        )
-
-    def as_current(self) -> _t._Current:
-        return _t._Current(self.kind(), self.n_rows, self.n_missing, self.n_unique,
-                           cat_keys=self.keys, cat_counts=self.counts)
-
-    def kind(self) -> str:
-        """Evidently's ``infer_column_type`` of the whole column (as ``table._column_kind``)."""
-        import pyarrow.types as t
-
-        if t.is_floating(self.arrow_type):
-            return "num"
-        if t.is_integer(self.arrow_type):
-            if self.n_null:
-                return "num"
-            return "cat" if self.n_unique <= _t.INT_CATEGORICAL_LIMIT else "num"
-        return "cat"
+    def kind(self) -> Kind:
+        """Evidently's ``infer_column_type`` of the whole column (``selection.column_kind``)."""
+        kind = column_kind(self.arrow_type, self.n_null, self.n_unique)
+        assert kind is not None  # _columns admits only types drift can test
+        return kind
 
 
 # --------------------------------------------------------------------------- reading
@@ -379,8 +374,8 @@ def _histograms(dataset: ds.Dataset, edges: dict[str, np.ndarray], batch_rows: i
     counts = {name: np.zeros(len(e) - 1, dtype=np.int64) for name, e in edges.items()}
 
     def one(name: str, column: pa.ChunkedArray) -> None:
-        values, _ = _t._finite_values(column)
-        counts[name] += _d.histogram_counts(values, edges[name])
+        values, _ = finite_values(column)
+        counts[name] += histogram_counts(values, edges[name])
 
     names = list(edges)
     for batch in _batches(dataset, names, batch_rows):
@@ -392,17 +387,17 @@ def _histograms(dataset: ds.Dataset, edges: dict[str, np.ndarray], batch_rows: i
 
 
 def _needs_histogram(method: str, ref: ColumnStats, cur: ColumnStats) -> bool:
-    return (method in ("psi", "jensenshannon") and cur.kind() == "num"
-            and ref.n_unique > _t.HISTOGRAM_MIN_UNIQUE)
+    return method in ("psi", "jensenshannon") and histogrammed(cur.kind(), ref.n_unique)
 
 
 def _method(name: str, ref: ColumnStats, cur: ColumnStats, choice: Mapping[str, Any]) -> str:
-    _t.check_not_empty(name, ref.n, cur.n)
-    method = choice.get("method")
-    if method is None:
-        return _t.default_method(ref.as_reference(), cur.as_current())
-    _t._check_method(name, method, cur.kind())  # type: ignore[arg-type]
-    return method
+    def keys() -> tuple[np.ndarray, np.ndarray]:
+        assert ref.keys is not None and cur.keys is not None  # asked only of few distinct values
+        return ref.keys, cur.keys
+
+    return choose_method(
+        name, choice, cur.kind(), ref.n, cur.n, lambda: pooled_unique(ref.n_unique, cur.n_unique, keys)
+    )
 
 
 def _aligned(name: str, method: str, ref: ColumnStats, cur: ColumnStats) -> tuple[np.ndarray, np.ndarray]:
@@ -411,7 +406,9 @@ def _aligned(name: str, method: str, ref: ColumnStats, cur: ColumnStats) -> tupl
             f"column {name!r}: {method} needs exact value counts, but it has more than "
             f"{COUNTS_LIMIT} distinct values; choose ks, wasserstein, psi or jensenshannon"
         )
-    return _t._aligned(ref.as_reference(), cur.as_current())
+    assert ref.keys is not None and ref.counts is not None and cur.keys is not None and cur.counts is not None
+    _, r, c = align_counts(ref.keys, ref.counts, cur.keys, cur.counts)
+    return r, c
 
 
 def _statistic(name: str, method: str, ref: ColumnStats, cur: ColumnStats) -> tuple[float, float | None, float]:
@@ -426,25 +423,24 @@ def _statistic(name: str, method: str, ref: ColumnStats, cur: ColumnStats) -> tu
         bound = ref.sketch.w1_error / ref.sketch.n + cur.sketch.w1_error / cur.sketch.n
         return sketch_wasserstein(ref.sketch, cur.sketch) / norm, None, bound / norm
     if method == "chisquare":
-        return (*_d.chi2_counts(*_aligned(name, method, ref, cur)), 0.0)
+        return (*chi2_counts(*_aligned(name, method, ref, cur)), 0.0)
     if method == "z":
-        return (*_d.z_test_counts(*_aligned(name, method, ref, cur)), 0.0)
+        return (*z_test_counts(*_aligned(name, method, ref, cur)), 0.0)
     if ref.histogram is not None and cur.histogram is not None:
         r, c = ref.histogram / ref.n, cur.histogram / cur.n
     else:
         r, c = _aligned(name, method, ref, cur)
         r, c = r / ref.n, c / cur.n
     if method == "jensenshannon":
-        return _d.js_distance(r, c), None, 0.0
-    r, c = _t._fill_zeroes(r), _t._fill_zeroes(c)
-    return float(np.sum((r - c) * np.log(r / c))), None, 0.0
+        return js_distance(r, c), None, 0.0
+    return psi_binned(r, c), None, 0.0
 
 
 def _columns(ref_schema: pa.Schema, cur_schema: pa.Schema, columns: list[str] | None) -> list[str]:
     if columns is None:
         names = []
         for f in cur_schema:
-            if _t._storage(f.type) is None:
+            if storage_of(f.type) is None:
                 continue
             if f.name not in ref_schema.names:
                 raise ValueError(f"column {f.name!r} is in the current data but not in the reference")
@@ -455,8 +451,8 @@ def _columns(ref_schema: pa.Schema, cur_schema: pa.Schema, columns: list[str] | 
         for side, schema in (("reference", ref_schema), ("current", cur_schema)):
             if name not in schema.names:
                 raise ValueError(f"{side} data has no column {name!r}")
-        ref_storage = _t._storage(ref_schema.field(name).type)
-        cur_storage = _t._storage(cur_schema.field(name).type)
+        ref_storage = storage_of(ref_schema.field(name).type)
+        cur_storage = storage_of(cur_schema.field(name).type)
         if ref_storage is None:
             raise ValueError(f"column {name!r} has type {ref_schema.field(name).type}, which drift cannot test")
         if cur_storage != ref_storage:
@@ -481,7 +477,7 @@ def streaming_drift(
     per_column: Mapping[str, Mapping[str, Any]] | None = None,
     drift_share: float = 0.5,
     with_bounds: bool = False,
-) -> _t.DriftResult:
+) -> DriftResult:
     """``drift_table`` over Parquet/IPC files (or folders, or pyarrow Datasets) read in
     batches of ``batch_rows``; memory stays bounded (see the module docstring for
     what is exact and the error bounds of KS and Wasserstein).
@@ -496,10 +492,10 @@ def streaming_drift(
         raise ValueError(f"sketch_size must be at least 2, got {sketch_size}")
     ref_ds, cur_ds = dataset_of(reference_path), dataset_of(current_path)
     names = _columns(ref_ds.schema, cur_ds.schema, None if columns is None else list(columns))
-    choices = _t._choices(names, method, threshold, per_column)
+    choices = column_choices(names, method, threshold, per_column)
 
     def stats_for(schema: pa.Schema) -> dict[str, ColumnStats]:
-        return {n: ColumnStats(n, schema.field(n).type, _t._storage(schema.field(n).type) or "num",
+        return {n: ColumnStats(n, schema.field(n).type, storage_of(schema.field(n).type) or "num",
                                sketch_size) for n in names}
 
     ref, cur = stats_for(ref_ds.schema), stats_for(cur_ds.schema)
@@ -508,7 +504,7 @@ def streaming_drift(
         _scan(cur_ds, cur, batch_rows, pool)
         methods = {n: _method(n, ref[n], cur[n], choices[n]) for n in names}
         edges = {
-            n: _d.sturges_edges(min(ref[n].lo, cur[n].lo), max(ref[n].hi, cur[n].hi), ref[n].n + cur[n].n)
+            n: sturges_edges(min(ref[n].lo, cur[n].lo), max(ref[n].hi, cur[n].hi), ref[n].n + cur[n].n)
             for n in names if _needs_histogram(methods[n], ref[n], cur[n])
         }
         if edges:
@@ -517,27 +513,11 @@ def streaming_drift(
                     side[n].histogram = counts
     rows = []
     for name in names:
-        m = methods[name]
-        thr = choices[name].get("threshold")
-        thr = _t.DEFAULT_THRESHOLDS[m] if thr is None else float(thr)
-        statistic, p_value, bound = _statistic(name, m, ref[name], cur[name])
-        score = p_value if m in _t._P_VALUE_TESTS else statistic
-        row = {
-            "column": name,
-            "kind": cur[name].kind(),
-            "test": m,
-            "statistic": float(statistic),
-            "p_value": None if p_value is None else float(p_value),
-            "threshold": thr,
-            "drifted": _t._drifted(m, score, thr),
-            "missing_share": cur[name].n_missing / cur[name].n_rows if cur[name].n_rows else 0.0,
-        }
+        m, current = methods[name], cur[name]
+        thr = threshold_for(m, choices[name])
+        statistic, p_value, bound = _statistic(name, m, ref[name], current)
+        row = result_row(name, current.kind(), m, statistic, p_value, thr, current.n_missing, current.n_rows)
         if with_bounds:
             row["error_bound"] = float(bound)
         rows.append(row)
-    import polars as pl
-
-    schema = {k: getattr(pl, v) for k, v in _t._SCHEMA.items()}
-    if with_bounds:
-        schema["error_bound"] = pl.Float64
-    return _t.DriftResult(pl.DataFrame(rows, schema=schema), drift_share)
+    return DriftResult.from_rows(rows, drift_share, {"error_bound": "Float64"} if with_bounds else None)

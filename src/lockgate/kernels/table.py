@@ -1,61 +1,17 @@
 """Whole-table drift with Evidently's default test choice, and the reusable reference profile.
 
-Owns three things: which test each column gets (Evidently 0.7.23's default
-rule, so the same columns are flagged on the same data), running the columns
-concurrently, and ``Profile``, the reference side of every comparison computed
-once and stored as an Arrow table. The statistics themselves live in
+Owns two things: running the columns concurrently, each with the test
+Evidently 0.7.23's default rule gives it (so the same columns are flagged on
+the same data), and ``Profile``, the reference side of every comparison
+computed once and stored as an Arrow table. The statistics themselves live in
 ``drift.py``.
 
 ``drift_table(reference, current)`` is ``drift_table(profile(reference), current)``:
 both paths go through the same ``Profile``, so their results are identical by
 construction, and a cached profile makes a new batch cost only that batch.
 
-Evidently details, confirmed in the evidently 0.7.23 wheel (paths below are
-under ``src/evidently/``) and mirrored here:
-
-* Column kind comes from the *current* dataset (``core/report.py``:
-  ``Context.data_definition`` is ``_input_data[0]``, the current data;
-  ``ValueDriftCalculation`` reads ``current_data.column(column).type``), as
-  ``core/datasets.py::infer_column_type`` sees the pandas dtype: float ->
-  numerical; int -> categorical if ``nunique() <= 10`` else numerical (an int
-  column with nulls arrives in pandas as float64, so numerical); bool and
-  pandas ``category`` (Arrow dictionary) -> categorical; strings ->
-  categorical (or Text when ``nunique > 0.5 * count``, see "not mirrored").
-* NaN and +-inf are dropped from both sides before anything else, and an empty
-  side is an error (``legacy/calculations/data_drift.py::get_one_column_drift``:
-  ``replace([-np.inf, np.inf], np.nan).dropna()``). The 1000-row boundary and
-  every count below are therefore over the cleaned columns.
-* The default test (``legacy/calculations/stattests/registry.py::
-  _get_default_stattest``): ``n_values`` = unique values of reference and
-  current *together*; reference <= 1000 rows: numerical with n_values > 5 ->
-  ``ks``, else (and for categorical) ``chisquare`` if n_values > 2 else ``z``;
-  reference > 1000 rows: numerical with n_values > 5 -> ``wasserstein``, else
-  (and for categorical) ``jensenshannon``.
-* Comparisons and defaults (``legacy/calculations/stattests/*.py``):
-  ks drifted if ``p <= 0.05`` (``ks_stattest.py``); chisquare ``p < 0.05``
-  (``chisquare_stattest.py``); z ``p < 0.05`` (``z_stattest.py``);
-  wasserstein ``distance / max(std(ref), 0.001) >= 0.1``
-  (``wasserstein_distance_norm.py``, population std); jensenshannon
-  ``distance >= 0.1`` with natural log (``jensenshannon.py``); psi
-  ``value >= 0.1`` (``psi.py``).
-* Binning for jensenshannon and psi (``stattests/utils.py::get_binned_data``):
-  numerical columns with more than 20 unique *reference* values use a Sturges
-  histogram over the pooled sample; everything else uses the proportions of
-  each value over the union of values. psi then replaces zero proportions by
-  ``min(nonzero) / 1e6`` if that minimum is <= 1e-4, else by 1e-4
-  ("feel_zeroes"); jensenshannon does not.
-* Methods are restricted to column kinds as registered (``allowed_feature_types``):
-  ks and wasserstein numerical only, chisquare and z categorical only, psi and
-  jensenshannon both. (The default rule itself bypasses this and runs
-  chisquare/z on numerical columns with few values.)
-* Dataset drift: ``share >= drift_share`` with ``drift_share = 0.5``
-  (``legacy/calculations/data_drift.py::get_dataset_drift``).
-
-Not mirrored (documented deviations): Evidently tests string columns with
-more unique values than half their rows as *Text* with a trained domain
-classifier; lockgate tests them as categories. Evidently leaves unsigned
-integer columns and bool columns holding nulls as type *Unknown* and silently
-skips them; lockgate treats them as integers / booleans.
+Which test a column gets (Evidently's rule, with the Evidently sources it
+mirrors) is ``selection.py``'s; reading Arrow columns is ``columns.py``'s.
 """
 
 from __future__ import annotations
@@ -71,39 +27,23 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from lockgate.kernels import drift as _d
+from lockgate.kernels.columns import category_counts, finite_values, run_groups, sort_finite, storage_of
+from lockgate.kernels.selection import (
+    DISTINCT_CAP,
+    Kind,
+    choose_method,
+    column_choices,
+    column_kind,
+    drifted,
+    histogrammed,
+    pooled_unique,
+    threshold_for,
+)
 
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-Kind = Literal["num", "cat"]
-Method = Literal["ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z"]
-
-# Evidently's defaults (see the module docstring for the files).
-SMALL_REFERENCE_ROWS = 1000
-FEW_VALUES = 5
-BINARY_VALUES = 2
-INT_CATEGORICAL_LIMIT = 10  # core/datasets.py INTEGER_CARDINALITY_LIMIT
-HISTOGRAM_MIN_UNIQUE = 20  # get_binned_data: numeric with n_unique > 20 is histogrammed
-# The rule never asks a current column for more distinct values than this.
-DISTINCT_CAP = max(FEW_VALUES, INT_CATEGORICAL_LIMIT)
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    "ks": 0.05,
-    "chisquare": 0.05,
-    "z": 0.05,
-    "wasserstein": 0.1,
-    "jensenshannon": 0.1,
-    "psi": 0.1,
-}
-_ALLOWED_KINDS: dict[str, tuple[Kind, ...]] = {
-    "ks": ("num",),
-    "wasserstein": ("num",),
-    "chisquare": ("cat",),
-    "z": ("cat",),
-    "psi": ("num", "cat"),
-    "jensenshannon": ("num", "cat"),
-}
-_P_VALUE_TESTS = {"ks", "chisquare", "z"}
 # Profiles keep value counts of numeric columns with at most this many distinct
 # values: enough for every categorical test without touching the sorted values.
 _STORED_COUNTS_LIMIT = 10_000
@@ -123,73 +63,6 @@ def _arrow_table(frame: Any) -> pa.Table:
     raise TypeError(
         f"expected a pyarrow.Table, a polars.DataFrame or a Profile, got {type(frame).__name__}"
     )
-
-
-def _storage(arrow_type: pa.DataType) -> Literal["num", "cat"] | None:
-    """How a reference column is kept: float values ("num"), category counts ("cat"), or not at all."""
-    import pyarrow.types as t
-
-    if t.is_floating(arrow_type) or t.is_integer(arrow_type) or t.is_boolean(arrow_type):
-        return "num"
-    if t.is_dictionary(arrow_type) or t.is_string(arrow_type) or t.is_large_string(arrow_type):
-        return "cat"
-    if hasattr(t, "is_string_view") and t.is_string_view(arrow_type):
-        return "cat"
-    return None
-
-
-def _finite_values(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
-    """Float64 values without null/NaN/inf (Evidently drops all three), and how many were dropped."""
-    import pyarrow as pa
-
-    if pa.types.is_boolean(column.type) or pa.types.is_integer(column.type):
-        column = column.cast(pa.float64())
-    array = column.to_numpy()  # nulls become NaN
-    array = np.asarray(array, dtype=np.float64)
-    keep = np.isfinite(array)
-    n_keep = int(np.count_nonzero(keep))
-    if n_keep < len(array):
-        array = array[keep]
-    return np.ascontiguousarray(array), len(keep) - n_keep
-
-
-def _category_counts(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Sorted categories (as str), their counts, and the null count of a string/dictionary column."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(column.type.value_type)
-    counted = pc.value_counts(column)
-    values = counted.field("values").to_pylist()
-    counts = counted.field("counts").to_numpy()
-    pairs = sorted((v, int(c)) for v, c in zip(values, counts) if v is not None)
-    keys = np.array([p[0] for p in pairs], dtype=object)
-    return keys, np.array([p[1] for p in pairs], dtype=np.int64), column.null_count
-
-
-def _sort(values: np.ndarray) -> np.ndarray:
-    """Ascending copy of NaN-free floats.
-
-    polars' single-threaded sort is ~2x faster than ``np.sort`` here (measured:
-    29 ms vs 55 ms for 1e6 float64 on 2 cores) and leaves the threads to the
-    column pool; the order is the same total order, so results do not change.
-    """
-    import polars as pl
-
-    if len(values) < 4096:
-        return np.sort(values)
-    ordered = pl.Series(values, nan_to_null=False).sort(multithreaded=False).to_numpy()
-    return np.ascontiguousarray(ordered, dtype=np.float64)
-
-
-def _run_groups(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values and their counts of a sorted array, in O(n)."""
-    if len(sorted_values) == 0:
-        return sorted_values, np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate(([True], sorted_values[1:] != sorted_values[:-1])))
-    counts = np.diff(np.append(starts, len(sorted_values)))
-    return sorted_values[starts], counts.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- the profile
@@ -226,23 +99,23 @@ class ColumnProfile:
         if self.keys is not None and self.counts is not None:
             return self.keys, self.counts
         assert self.values is not None
-        return _run_groups(self.values)
+        return run_groups(self.values)
 
 
 def _profile_column(name: str, column: pa.ChunkedArray) -> ColumnProfile | None:
-    storage = _storage(column.type)
+    storage = storage_of(column.type)
     if storage is None:
         return None
     if storage == "cat":
-        keys, counts, n_missing = _category_counts(column)
+        keys, counts, n_missing = category_counts(column)
         return ColumnProfile(name, "cat", str(column.type), len(column), n_missing, len(keys), keys=keys, counts=counts)
-    values, n_missing = _finite_values(column)
+    values, n_missing = finite_values(column)
     std = float(np.std(values)) if len(values) else float("nan")
-    ordered = _sort(values)
+    ordered = sort_finite(values)
     n_unique = _d.n_distinct_sorted(ordered)
     keys = counts = None
     if n_unique <= _STORED_COUNTS_LIMIT:
-        keys, counts = _run_groups(ordered)
+        keys, counts = run_groups(ordered)
     return ColumnProfile(
         name, "num", str(column.type), len(column), n_missing, n_unique, std, ordered, keys, counts
     )
@@ -378,7 +251,7 @@ class _Current:
         """The finite values sorted, on demand: the default test on a large
         reference (Wasserstein against the profile's sorted values) needs no sort."""
         assert self.finite is not None
-        return _sort(self.finite)
+        return sort_finite(self.finite)
 
     @cached_property
     def _groups(self) -> tuple[np.ndarray, np.ndarray]:
@@ -387,7 +260,7 @@ class _Current:
         if self.finite is None:
             assert self.cat_keys is not None and self.cat_counts is not None
             return self.cat_keys, self.cat_counts
-        return _run_groups(self.values)
+        return run_groups(self.values)
 
     @property
     def keys(self) -> np.ndarray:
@@ -398,68 +271,24 @@ class _Current:
         return self._groups[1]
 
 
-def _column_kind(column: pa.ChunkedArray, n_unique: int) -> Kind | None:
-    """Evidently's ``infer_column_type`` on the current column, as pandas would see it."""
-    import pyarrow.types as t
-
-    if t.is_floating(column.type):
-        return "num"
-    if t.is_integer(column.type):
-        if column.null_count:  # pandas holds an int column with nulls as float64
-            return "num"
-        return "cat" if n_unique <= INT_CATEGORICAL_LIMIT else "num"
-    if t.is_boolean(column.type) or _storage(column.type) == "cat":
-        return "cat"
-    return None
-
-
 def _current_column(name: str, column: pa.ChunkedArray, storage: str) -> _Current:
-    if _storage(column.type) != storage:
+    if storage_of(column.type) != storage:
         raise ValueError(
             f"column {name!r} is {column.type} in current data but was "
             f"{'numeric' if storage == 'num' else 'categorical'} in the reference"
         )
     if storage == "cat":
-        keys, counts, n_missing = _category_counts(column)
+        keys, counts, n_missing = category_counts(column)
         return _Current("cat", len(column), n_missing, len(keys), cat_keys=keys, cat_counts=counts)
-    values, n_missing = _finite_values(column)
+    values, n_missing = finite_values(column)
     n_unique = _d.n_distinct_upto(values, DISTINCT_CAP)
     # pandas' nunique on the int column itself (no nulls there, so nothing was dropped)
-    kind = _column_kind(column, n_unique)
+    kind = column_kind(column.type, column.null_count, n_unique)
     assert kind is not None
     return _Current(kind, len(column), n_missing, n_unique, finite=values)
 
 
 # --------------------------------------------------------------------------- tests per column
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    test: str
-    statistic: float
-    p_value: float | None
-    threshold: float
-    drifted: bool
-
-
-def _n_values(ref: ColumnProfile, cur: _Current) -> int:
-    """Unique values of reference and current together (Evidently: ``pd.concat(...).nunique()``)."""
-    if max(ref.n_unique, cur.n_unique) > FEW_VALUES:
-        return max(ref.n_unique, cur.n_unique)  # already more than the rule distinguishes
-    ref_keys, _ = ref.value_counts()
-    return len(set(ref_keys.tolist()) | set(cur.keys.tolist()))
-
-
-def default_method(ref: ColumnProfile, cur: _Current) -> str:
-    """Evidently's ``_get_default_stattest`` (registry.py), branch for branch."""
-    n_values = _n_values(ref, cur)
-    if ref.n <= SMALL_REFERENCE_ROWS:
-        if cur.kind == "num" and n_values > FEW_VALUES:
-            return "ks"
-        return "chisquare" if n_values > BINARY_VALUES else "z"
-    if cur.kind == "num" and n_values > FEW_VALUES:
-        return "wasserstein"
-    return "jensenshannon"
 
 
 def _aligned(ref: ColumnProfile, cur: _Current) -> tuple[np.ndarray, np.ndarray]:
@@ -470,7 +299,7 @@ def _aligned(ref: ColumnProfile, cur: _Current) -> tuple[np.ndarray, np.ndarray]
 
 def _binned(ref: ColumnProfile, cur: _Current) -> tuple[np.ndarray, np.ndarray]:
     """Evidently's ``get_binned_data`` proportions (without the zero fill)."""
-    if cur.kind == "num" and ref.n_unique > HISTOGRAM_MIN_UNIQUE:
+    if histogrammed(cur.kind, ref.n_unique):
         assert ref.values is not None and cur.values is not None
         lo = min(ref.values[0], cur.values[0])
         hi = max(ref.values[-1], cur.values[-1])
@@ -480,13 +309,6 @@ def _binned(ref: ColumnProfile, cur: _Current) -> tuple[np.ndarray, np.ndarray]:
     else:
         r, c = _aligned(ref, cur)
     return r / ref.n, c / cur.n
-
-
-def _fill_zeroes(p: np.ndarray) -> np.ndarray:
-    """Evidently's ``feel_zeroes``: zeros become min(nonzero)/1e6 if that is <= 1e-4, else 1e-4."""
-    smallest = p[p != 0].min()
-    fill = smallest / 10**6 if smallest <= 0.0001 else 0.0001
-    return np.where(p == 0, fill, p)
 
 
 def _statistic(method: str, ref: ColumnProfile, cur: _Current) -> tuple[float, float | None]:
@@ -502,66 +324,20 @@ def _statistic(method: str, ref: ColumnProfile, cur: _Current) -> tuple[float, f
     r, c = _binned(ref, cur)
     if method == "jensenshannon":
         return _d.js_distance(r, c), None
-    r, c = _fill_zeroes(r), _fill_zeroes(c)
-    return float(np.sum((r - c) * np.log(r / c))), None
-
-
-def _drifted(method: str, score: float, threshold: float) -> bool:
-    if method == "ks":
-        return bool(score <= threshold)  # ks_stattest.py: p_value <= threshold
-    if method in ("chisquare", "z"):
-        return bool(score < threshold)  # chisquare/z_stattest.py: p_value < threshold
-    return bool(score >= threshold)  # distances: value >= threshold
-
-
-def check_not_empty(name: str, ref_n: int, cur_n: int) -> None:
-    """Evidently drops missing values first; a side left with nothing cannot be tested."""
-    if ref_n == 0 or cur_n == 0:
-        side = "reference" if ref_n == 0 else "current"
-        raise ValueError(
-            f"column {name!r} is empty in the {side} data after dropping missing "
-            f"(null/NaN/inf) values; drop the column or fill it"
-        )
-
-
-def _check_method(name: str, method: str, kind: Kind) -> None:
-    """An explicit method must suit the column kind, as Evidently's registry demands.
-
-    Only explicit choices are checked: Evidently's default rule itself runs
-    chisquare/z on numeric columns with few values.
-    """
-    if method not in _ALLOWED_KINDS:
-        raise ValueError(f"unknown drift method {method!r} for column {name!r}; use one of {sorted(_ALLOWED_KINDS)}")
-    if kind not in _ALLOWED_KINDS[method]:
-        kinds = " or ".join("numeric" if k == "num" else "categorical" for k in _ALLOWED_KINDS[method])
-        actual = "numeric" if kind == "num" else "categorical"
-        raise ValueError(f"method {method!r} applies to {kinds} columns, but column {name!r} is {actual}")
+    return _d.psi_binned(r, c), None
 
 
 def _compare(
     name: str, ref: ColumnProfile, column: pa.ChunkedArray, choice: Mapping[str, Any]
 ) -> dict[str, Any]:
     cur = _current_column(name, column, ref.storage)
-    check_not_empty(name, ref.n, cur.n)
-    method = choice.get("method")
-    if method is None:
-        method = default_method(ref, cur)
-    else:
-        _check_method(name, method, cur.kind)
-    threshold = choice.get("threshold")
-    threshold = DEFAULT_THRESHOLDS[method] if threshold is None else float(threshold)
+    method = choose_method(
+        name, choice, cur.kind, ref.n, cur.n,
+        lambda: pooled_unique(ref.n_unique, cur.n_unique, lambda: (ref.value_counts()[0], cur.keys)),
+    )
+    threshold = threshold_for(method, choice)
     statistic, p_value = _statistic(method, ref, cur)
-    score = p_value if method in _P_VALUE_TESTS else statistic
-    return {
-        "column": name,
-        "kind": cur.kind,
-        "test": method,
-        "statistic": float(statistic),
-        "p_value": None if p_value is None else float(p_value),
-        "threshold": threshold,
-        "drifted": _drifted(method, score, threshold),
-        "missing_share": cur.n_missing / cur.n_rows if cur.n_rows else 0.0,
-    }
+    return result_row(name, cur.kind, method, statistic, p_value, threshold, cur.n_missing, cur.n_rows)
 
 
 # --------------------------------------------------------------------------- the table
@@ -590,6 +366,16 @@ class DriftResult:
     def drifted_columns(self) -> list[str]:
         return self.table.filter(self.table["drifted"])["column"].to_list()
 
+    @classmethod
+    def from_rows(
+        cls, rows: list[dict[str, Any]], drift_share: float = 0.5, extra: Mapping[str, str] | None = None
+    ) -> DriftResult:
+        """The result of ``result_row`` rows; ``extra`` names further columns and their polars types."""
+        import polars as pl
+
+        schema = {**_SCHEMA, **(extra or {})}
+        return cls(pl.DataFrame(rows, schema={k: getattr(pl, v) for k, v in schema.items()}), drift_share)
+
 
 _SCHEMA = {
     "column": "Utf8",
@@ -603,28 +389,28 @@ _SCHEMA = {
 }
 
 
-def _choices(
-    names: list[str], method: str | None, threshold: float | None, per_column: Mapping[str, Mapping[str, Any]] | None
-) -> dict[str, dict[str, Any]]:
-    per_column = dict(per_column or {})
-    unknown = sorted(set(per_column) - set(names))
-    if unknown:
-        raise ValueError(f"per_column names columns that are not compared: {unknown}")
-    out = {}
-    for name in names:
-        own = dict(per_column.get(name, {}))
-        bad = sorted(set(own) - {"method", "threshold"})
-        if bad:
-            raise ValueError(f"per_column[{name!r}] has unknown keys {bad}; use 'method' and 'threshold'")
-        out[name] = {"method": own.get("method", method), "threshold": own.get("threshold", threshold)}
-    return out
+def result_row(
+    name: str, kind: str, method: str, statistic: float, p_value: float | None, threshold: float,
+    n_missing: int, n_rows: int,
+) -> dict[str, Any]:
+    """One column's row of ``DriftResult.table``, with Evidently's verdict."""
+    return {
+        "column": name,
+        "kind": kind,
+        "test": method,
+        "statistic": float(statistic),
+        "p_value": None if p_value is None else float(p_value),
+        "threshold": threshold,
+        "drifted": drifted(method, statistic, p_value, threshold),
+        "missing_share": n_missing / n_rows if n_rows else 0.0,
+    }
 
 
 def _default_columns(ref: Profile, current: pa.Table) -> list[str]:
     """Current's testable columns, as Evidently's DataDriftPreset takes them from the current data."""
     names = []
     for name in current.column_names:
-        if _storage(current.column(name).type) is None:
+        if storage_of(current.column(name).type) is None:
             continue
         if name not in ref.columns:
             raise ValueError(f"column {name!r} is in the current data but not in the reference")
@@ -661,10 +447,7 @@ def drift_table(
             raise ValueError(f"reference has no testable column {name!r}")
     if not names:
         raise ValueError("no columns to compare: neither side has numeric, boolean or string columns in common")
-    choices = _choices(names, method, threshold, per_column)
+    choices = column_choices(names, method, threshold, per_column)
     with ThreadPoolExecutor(_workers(len(names))) as pool:
         rows = list(pool.map(lambda n: _compare(n, ref[n], table.column(n), choices[n]), names))
-    import polars as pl
-
-    frame = pl.DataFrame(rows, schema={k: getattr(pl, v) for k, v in _SCHEMA.items()})
-    return DriftResult(frame, drift_share)
+    return DriftResult.from_rows(rows, drift_share)
