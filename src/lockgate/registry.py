@@ -13,8 +13,15 @@ written atomically, so the same registry always gives the same bytes and a
 diff shows exactly what changed. A hand-edited file is validated on load and
 every problem reported at once as ``registry/NAME.yaml:LINE: ...``.
 
-Must not: append to the audit log, take the repository lock, or touch the
-object store (callers do: the promote step, ``lockgate registry ...``).
+Also owns the one way a registry changes for a promotion or a rollback
+(``promote``, ``move_alias``, ``recover``): the audit record, which holds
+everything the change needs, is appended first, then the registry is saved
+naming that record (``audit:``). A crash in between leaves a record the
+registry does not reflect; ``recover`` re-applies it. The log is the journal.
+And which registry an alias in a gate means (``model_name_for``).
+
+Must not: take the repository lock or touch the object store (callers do: the
+runner's effects, ``lockgate registry ...``).
 """
 
 from __future__ import annotations
@@ -26,13 +33,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from lockgate._fs import atomic_write_text
 from lockgate.errors import RegistryError, StoreError, did_you_mean
 from lockgate.store.artifacts import ArtifactRef, metrics_problem
+
+if TYPE_CHECKING:
+    from lockgate.audit import AuditLog
+    from lockgate.graph.pipeline import Pipeline
 
 REGISTRY_SCHEMA = 1
 REGISTRY_DIR = "registry"
@@ -187,10 +198,6 @@ class Registry:
 
     def aliases_of(self, version: int) -> list[str]:
         return sorted(a for a, v in self.aliases.items() if v == version)
-
-    @property
-    def latest(self) -> ModelVersion | None:
-        return self.versions[max(self.versions)] if self.versions else None
 
     # -- changing ----------------------------------------------------------------
 
@@ -369,12 +376,142 @@ def registry_names(root: Path) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml") if p.is_file() and _NAME.match(p.stem))
 
 
-def all_aliases(root: Path) -> set[str]:
-    """Every alias of every model (gates may compare against them); a broken file raises."""
-    aliases: set[str] = set()
+def alias_holders(root: Path) -> dict[str, list[str]]:
+    """alias -> the models whose registry has it (a broken registry file is skipped:
+    the commands that read it report it)."""
+    holders: dict[str, list[str]] = {}
     for name in registry_names(root):
-        aliases.update(Registry.open(root, name).aliases)
-    return aliases
+        try:
+            aliases = Registry.open(root, name).aliases
+        except RegistryError:
+            continue
+        for alias in aliases:
+            holders.setdefault(alias, []).append(name)
+    return holders
+
+
+class AmbiguousAlias(RegistryError):
+    """An alias that several registries define, with no promote stage to say which."""
+
+
+def model_name_for(pipeline: Pipeline, alias: str, stage: str | None = None,
+                   holders: list[str] | None = None) -> str | None:
+    """Which registry an alias in a gate refers to: the promote stage's own model,
+    else the model of a promote stage in the pipeline that sets that alias, else the
+    one registry that has the alias (``holders``: the registries holding it)."""
+    stages = pipeline.stages
+    if stage and stages[stage].kind == "uses" and stages[stage].run == "promote":
+        return str(stages[stage].with_.get("model_name", pipeline.name))
+    for s in stages.values():
+        if s.kind == "uses" and s.run == "promote" and s.with_.get("alias") == alias:
+            return str(s.with_.get("model_name", pipeline.name))
+    holders = holders or []
+    if len(holders) > 1:
+        raise AmbiguousAlias(
+            f"alias '{alias}' exists in several registries ({', '.join(holders)}); "
+            "add a promote stage for the model you mean"
+        )
+    return holders[0] if holders else None
+
+
+# -- promotions: audited first, then saved (one step that cannot half-happen) --------------
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A request to point ``alias`` of ``model`` at a model artifact, with what the
+    registry records about it (and the audit log with it)."""
+
+    model: str
+    alias: str
+    artifact: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)  # the -p values of an experiment
+    git_commit: str = ""
+    pipeline: str = ""
+    stage: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    experiment: str = ""  # set: the promotion came from an experiment's run
+
+    def fields(self) -> dict[str, Any]:
+        values = {"model": self.model, "alias": self.alias, "artifact": self.artifact, "metrics": self.metrics,
+                  "params": self.params, "overrides": self.overrides, "git_commit": self.git_commit,
+                  "pipeline": self.pipeline, "stage": self.stage, "data": self.data}
+        return {**values, "experiment": self.experiment} if self.experiment else values
+
+
+def promote(root: Path, promotion: Promotion, audit: AuditLog) -> dict[str, Any]:
+    """Register the artifact (a known digest keeps its version) and point the alias at
+    it: the audit record first, then the registry naming it. Returns ``version``,
+    ``previous`` and ``audit`` (the record's hash), or ``unchanged``."""
+    registry = Registry.open(root, promotion.model)
+    existing = registry.find(str(promotion.artifact.get("digest", "")))
+    if existing is not None and registry.aliases.get(promotion.alias) == existing.version:
+        return {"version": existing.version, "previous": existing.version, "unchanged": True}
+    version = existing.version if existing is not None else max(registry.versions, default=0) + 1
+    record = audit.append("promote", version=version, previous=registry.aliases.get(promotion.alias),
+                          created=utc_now(), **promotion.fields())
+    return {**apply_record(registry, record), "audit": record["hash"]}
+
+
+def move_alias(registry: Registry, event: str, alias: str, version: int, previous: int | None,
+               audit: AuditLog) -> dict[str, Any]:
+    """``lockgate registry promote|rollback`` by hand: audited first, then saved."""
+    target = registry.versions[version]
+    record = audit.append(event, model=registry.name, alias=alias, version=version, previous=previous,
+                          artifact=target.artifact, metrics=target.metrics, manual=True)
+    apply_record(registry, record)
+    return record
+
+
+def recover(root: Path, audit: AuditLog) -> list[str]:
+    """Re-apply promotions and rollbacks the audit log holds but a registry misses (a
+    crash between the two writes); what was re-applied, one line each."""
+    try:
+        records = audit.records()
+    except Exception:  # noqa: BLE001 - a damaged log: `audit verify` says where; nothing to replay
+        return []
+    position = {r.get("hash"): i for i, r in enumerate(records)}
+    redone = []
+    for name in sorted({*registry_names(root), *(str(r["model"]) for r in records if r.get("model"))}):
+        try:
+            registry = Registry.open(root, name)
+        except RegistryError:
+            continue  # a broken registry file: the stage that needs it says so
+        if registry.audit and registry.audit not in position:
+            continue  # the log lost the anchor: `audit verify` reports it
+        if not registry.audit and registry.versions:
+            continue  # written before registries named their record: nothing to compare with
+        start = position.get(registry.audit, -1) + 1
+        pending = [r for r in records[start:] if r.get("model") == name and r.get("event") in ("promote", "rollback")]
+        for record in pending:
+            apply_record(registry, record)
+            redone.append(f"{name} {record['event']} v{record['version']} (audit record {record['hash'][:12]})")
+    return redone
+
+
+def apply_record(registry: Registry, record: dict[str, Any]) -> dict[str, Any]:
+    """Make ``registry`` reflect one audit record (a promotion or rollback) and save it,
+    naming the record. Idempotent: a record already applied changes nothing."""
+    alias, version = str(record["alias"]), int(record["version"])
+    if record["event"] == "promote" and version not in registry.versions:
+        added = registry.add_version(
+            artifact=record["artifact"], metrics=record.get("metrics") or {}, params=record.get("params") or {},
+            git_commit=record.get("git_commit", ""), pipeline=record.get("pipeline", ""),
+            stage=record.get("stage", ""), data=record.get("data") or {}, created=record.get("created"),
+            overrides=record.get("overrides") or {},
+        )
+        if added.version != version:  # the registry moved meanwhile (edited by hand): keep its number
+            version = added.version
+    previous = registry.aliases.get(alias)
+    if record["event"] == "rollback" and previous is not None and previous == record.get("previous"):
+        registry.rollback(alias)  # pops the alias's history, as the rollback did
+    if registry.aliases.get(alias) != version:
+        registry.set_alias(alias, version)
+    registry.audit = str(record["hash"])
+    registry.save()
+    return {"version": version, "previous": previous if previous != version else record.get("previous")}
 
 
 def check_model_name(name: str) -> None:
@@ -564,11 +701,18 @@ class _Dumper(yaml.SafeDumper):
 
 __all__ = [
     "REGISTRY_SCHEMA",
+    "AmbiguousAlias",
     "ModelVersion",
+    "Promotion",
     "Registry",
-    "all_aliases",
+    "alias_holders",
+    "apply_record",
     "check_alias_name",
     "check_model_name",
+    "model_name_for",
+    "move_alias",
+    "promote",
+    "recover",
     "registry_names",
     "utc_now",
 ]

@@ -98,19 +98,10 @@ def _gated_metrics(project) -> dict[str, list[str]]:
     records (``live_scores.roc_auc`` when ``in: {metrics: live_scores}``)."""
     import logging
 
-    from lockgate.errors import LockgateError
-    from lockgate.executor.effects import AmbiguousAlias, model_name_for
     from lockgate.graph.pipeline import resolve_artifact
-    from lockgate.registry import Registry, registry_names
+    from lockgate.registry import AmbiguousAlias, alias_holders, model_name_for
 
-    holders: dict[str, list[str]] = {}  # alias -> the registries that have it
-    for name in registry_names(project.root):
-        try:
-            aliases = Registry.open(project.root, name).aliases
-        except LockgateError:
-            continue  # a broken registry file is reported by the commands that read it
-        for alias in aliases:
-            holders.setdefault(alias, []).append(name)
+    holders = alias_holders(project.root)  # alias -> the registries that have it
     found: dict[str, list[str]] = {}
     for path in project.spec_paths():
         try:
@@ -252,17 +243,17 @@ def promote(obj: Obj, name: str, version: str, alias: str) -> None:
     project = obj.project
     check_alias_name(alias)
     with repo_lock(project.state_dir, wait=True):
-        from lockgate.executor.effects import Effects
+        from lockgate.registry import move_alias, recover
 
-        effects = Effects(project.root)
-        effects.recover()
+        audit = _audit_log(obj)
+        recover(project.root, audit)
         model = Registry.open_existing(project.root, name)
         target = model.resolve(version)
         previous = model.aliases.get(alias)
         if previous == target.version:
             click.echo(f"{name}: {alias} already points to v{target.version}; nothing changed")
             return
-        effects.manual("promote", model, alias, target.version, previous)
+        move_alias(model, "promote", alias, target.version, previous, audit)
     was = f"v{previous}" if previous is not None else "(new alias)"
     click.echo(f"{name}: {alias} {was} -> v{target.version}")
 
@@ -278,13 +269,13 @@ def rollback(obj: Obj, name: str, alias: str) -> None:
 
     project = obj.project
     with repo_lock(project.state_dir, wait=True):
-        from lockgate.executor.effects import Effects
+        from lockgate.registry import move_alias, recover
 
-        effects = Effects(project.root)
-        effects.recover()
+        audit = _audit_log(obj)
+        recover(project.root, audit)
         model = Registry.open_existing(project.root, name)
         current, target = model.rollback_target(alias)
-        effects.manual("rollback", model, alias, target, current)
+        move_alias(model, "rollback", alias, target, current, audit)
     click.echo(f"{name}: {alias} v{current} -> v{target} (rolled back)")
 
 
