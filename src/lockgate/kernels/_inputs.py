@@ -56,12 +56,6 @@ def check_not_empty(a: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} is empty")
 
 
-def check_finite_labels(a: np.ndarray, name: str) -> None:
-    """Labels and scores may not hold NaN: a metric over them would be meaningless."""
-    if a.dtype.kind == "f" and np.isnan(a).any():
-        raise ValueError(f"{name} contains NaN; drop or impute those rows first")
-
-
 # Label arrays are passed to kernels in one of a few dtypes so that numba
 # compiles a handful of signatures, and bool/int labels are reinterpreted
 # (a view, no copy) rather than widened to float: bool and 8-bit ints read as
