@@ -90,6 +90,24 @@ def test_a_lock_read_through_the_parsed_lock_cache_writes_the_same_bytes(lock: L
             assert fresh(cached).encode() == written
 
 
+@ROUND_TRIPS
+@given(lock_files(text_keyed))
+def test_a_lock_from_the_cache_changed_in_place_writes_its_values(lock: LockFile):
+    """A lock served by the parsed-lock cache splits its text into stage blocks only when it
+    is written again, with the keys kept when that text was written: an entry changed in
+    place since must be dumped anew, the others keep their blocks."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path, cache = Path(tmp, "p.lock"), Path(tmp, "cache")
+        lock.write(path, cache_dir=cache)
+        cached = LockFile.read(path, cache_dir=cache)
+        for entry in list(cached.stages.values())[:1]:
+            entry.fingerprint += "0"
+            entry.params["zz"] = "changed in place"
+        cached.write(path, cache_dir=cache)
+        assert path.read_text() == fresh(cached)
+        assert fresh(LockFile.read(path, cache_dir=cache)) == path.read_text()
+
+
 def test_number_keys_survive_the_parsed_lock_cache(tmp_path: Path):
     params = {"class_weight": {0: 1, 1: 5}}
     path, cache = tmp_path / "p.lock", tmp_path / "cache"

@@ -129,10 +129,23 @@ class LockFile:
     @property
     def _blocks(self) -> dict[str, tuple[str, str]]:
         """stage -> (its entry's key, its YAML block), from the text last read or dumped."""
-        return self.__dict__.get("_block_cache", {})
+        cache = self.__dict__.get("_block_cache")
+        if cache is None:  # read with the keys the parsed-lock cache kept: split the text now
+            text, keys = self.__dict__.pop("_source", ("", {}))
+            blocks = _source_blocks(text)
+            cache = self.__dict__["_block_cache"] = {
+                name: (key, blocks[name]) for name, key in keys.items() if name in blocks}
+        return cache
 
-    def remember_source(self, text: str) -> None:
-        """``text`` is what this lock was read from: keep each stage's block of it."""
+    def remember_source(self, text: str, keys: dict[str, str] | None = None) -> None:
+        """``text`` is what this lock was read from: keep each stage's block of it. ``keys``
+        are the blocks' keys as the parsed-lock cache kept them when ``text`` was written:
+        then the text is split only if the lock is written again (`status` and a run with
+        nothing to do never are)."""
+        if keys is not None:
+            self.__dict__.pop("_block_cache", None)
+            self.__dict__["_source"] = (text, keys)
+            return
         blocks = _source_blocks(text)
         self.__dict__["_block_cache"] = {
             name: (_block_key(name, entry.to_dict()), blocks[name])
@@ -167,7 +180,6 @@ class LockFile:
             return cls(pipeline=pipeline)
         cached = _cached(cache_dir, path, text) if cache_dir is not None else None
         if cached is not None:
-            cached.remember_source(text)
             return cached
         import yaml  # only when the parsed-lock cache misses: a no-op run and `status` never load it
 
@@ -175,9 +187,9 @@ class LockFile:
             lock = cls.from_text(text, pipeline)
         except (ValueError, yaml.YAMLError, AttributeError, TypeError):
             return cls(pipeline=pipeline)
+        lock.remember_source(text)
         if cache_dir is not None:
             _remember(cache_dir, path, text, lock)
-        lock.remember_source(text)
         return lock
 
     def write(self, path: Path, cache_dir: Path | None = None) -> bool:
@@ -271,12 +283,15 @@ def _cached(cache_dir: Path, path: Path, text: str) -> LockFile | None:
     if not isinstance(data, dict) or data.get("digest") != digest_bytes(text.encode("utf-8")):
         return None
     lock = data["lock"]
-    return LockFile(
+    parsed = LockFile(
         pipeline=str(lock.get("pipeline", "")),
         stages={k: StageLock.from_dict(v) for k, v in (lock.get("stages") or {}).items()},
         inputs=dict(lock.get("inputs") or {}),
         audit=str(lock.get("audit") or ""),
     )
+    keys = data.get("blocks")
+    parsed.remember_source(text, keys if isinstance(keys, dict) else None)
+    return parsed
 
 
 def _remember(cache_dir: Path, path: Path, text: str, lock: LockFile) -> None:
@@ -288,6 +303,8 @@ def _remember(cache_dir: Path, path: Path, text: str, lock: LockFile) -> None:
         "digest": digest_bytes(text.encode("utf-8")),
         "lock": {"pipeline": lock.pipeline, "inputs": lock.inputs, "audit": lock.audit,
                  "stages": {k: v.to_dict() | {"duration": v.duration} for k, v in lock.stages.items()}},
+        # each stage block's key, as ``text`` was made (to_text) or read (remember_source)
+        "blocks": {name: key for name, (key, _) in lock._blocks.items()},
     }
     try:
         encoded = json.dumps(data)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from lockgate.cli.git_cmds import CiRun, ci_options
+from lockgate.cli.ci import CiRun, ci_options
 from lockgate.cli.main import Obj
 from lockgate.errors import UsageError
 

@@ -15,7 +15,6 @@ import heapq
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,8 @@ from lockgate.lock import LockFile, StageLock
 from lockgate.runcache import RunCache
 
 if TYPE_CHECKING:  # imported where used: a run with nothing to do (and `status`) needs none of them
+    from concurrent.futures import Future
+
     from lockgate.executor.worker import Job, JobResult
     from lockgate.gates import Decision
     from lockgate.spec.expr import Ref
@@ -184,6 +185,8 @@ class Runner:
                         running[submitted[0]] = submitted[1]
                 if not running:
                     break
+                from concurrent.futures import FIRST_COMPLETED, wait
+
                 # a timeout, so the main thread wakes to run signal handlers (Ctrl-C, SIGTERM)
                 # even when the signal was delivered to a worker thread
                 done, _ = wait(list(running), timeout=0.2, return_when=FIRST_COMPLETED)
@@ -435,7 +438,7 @@ class Runner:
     def _lookup(self, state: _State, stage) -> Callable[[Ref], Any]:
         from lockgate.gates import MissingValue, NoChampion, value_at
 
-        known = {**state.pipeline.producers, **dict.fromkeys(state.pipeline.inputs, "")}
+        known = state.pipeline.known_artifacts
 
         def lookup(ref: Ref) -> Any:
             artifact = resolve_artifact(ref.name, stage, known)

@@ -79,7 +79,7 @@ class Workspace:
         """The stage's current Record, the input records for its job, and the digests
         of the ``inputs:`` paths it reads. ``outputs_of`` maps each upstream stage to
         its output records; an upstream missing there raises UpstreamUnknown."""
-        known = {**pipeline.producers, **dict.fromkeys(pipeline.inputs, "")}
+        known = pipeline.known_artifacts
         inputs: dict[str, str] = {}
         job_inputs: dict[str, dict[str, Any]] = {}
         input_paths: dict[str, str] = {}
@@ -173,12 +173,28 @@ class Workspace:
         the link, never what it points to); None when it is missing, or lies in a
         folder that resolves outside the repository (never read there)."""
         target = os.path.join(self.root, rel)
-        if not os.path.lexists(target):
-            return None
-        folder = os.path.realpath(os.path.dirname(target.rstrip(os.sep)))  # as store.artifacts.outside_root
-        if folder != self._real_root and not folder.startswith(self._real_root.rstrip(os.sep) + os.sep):
+        if not os.path.lexists(target) or not self._resolves_inside(os.path.dirname(rel.rstrip("/"))):
             return None
         return str(self.stats.hash_path(target, links=True)[0])
+
+    def _resolves_inside(self, folder: str) -> bool:
+        """Whether the repository-relative ``folder`` resolves inside the repository, as
+        ``store.artifacts.outside_root`` decides (``os.path.realpath``), walking only the
+        components below the root: the first symlink among them hands the whole path to
+        ``realpath`` (the root is resolved once per Workspace, i.e. per run)."""
+        real_root = self._real_root
+        if os.path.isabs(folder):  # never a spec's path
+            here = os.path.realpath(folder)
+        else:
+            here = real_root
+            for part in folder.split("/"):
+                if part in ("", "."):
+                    continue
+                here = os.path.dirname(here) if part == ".." else os.path.join(here, part)
+                if part != ".." and os.path.islink(here):
+                    here = os.path.realpath(os.path.join(self.root, folder))
+                    break
+        return here == real_root or here.startswith(real_root.rstrip(os.sep) + os.sep)
 
     @cached_property
     def _real_root(self) -> str:
@@ -267,8 +283,8 @@ READ_PREFIX = "read:"
 
 def expression_artifacts(pipeline: Pipeline, stage: Stage) -> list[str]:
     """Artifacts produced in the pipeline that the stage's when/gates reference."""
-    known = {**pipeline.producers, **dict.fromkeys(pipeline.inputs, "")}
     exprs = ([stage.when] if stage.when else []) + list(stage.gates)
+    known = pipeline.known_artifacts
     found = []
     for expr in exprs:
         for ref in expr.refs:

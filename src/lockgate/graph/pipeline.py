@@ -58,6 +58,12 @@ class Pipeline:
         return self._why[parent, child]  # type: ignore[attr-defined]
 
     @cached_property
+    def known_artifacts(self) -> dict[str, str]:
+        """Every artifact name a stage may read: produced ones (-> their stage) and the
+        pipeline's inputs (-> ""); built once, not once per stage decided."""
+        return {**self.producers, **dict.fromkeys(self.inputs, "")}
+
+    @cached_property
     def graph(self) -> Any:
         """The DAG as a ``networkx.DiGraph`` (nodes carry their Stage)."""
         import networkx as nx
