@@ -6,6 +6,7 @@ import re
 
 import lockgate.errors
 import lockgate.executor.worker  # noqa: F401 - defines StageFailed's subclasses
+import lockgate.registry  # noqa: F401 - defines AmbiguousAlias
 import lockgate.store.artifacts  # noqa: F401 - defines WrongRecord
 from lockgate.errors import LockgateError, did_you_mean
 

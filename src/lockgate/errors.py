@@ -22,7 +22,9 @@ the parts, and the CLI can print them as one line without a traceback::
     │   └── CorruptInput     (executor.worker) an input's object failed verification
     ├── RepoLocked           another `lockgate run` holds the repository lock
     ├── RegistryError        a registry file is broken, or a model, version or
-    │                        alias does not exist (exit 2)
+    │   │                    alias does not exist (exit 2)
+    │   └── AmbiguousAlias   (registry) a gate's alias is in several registries
+    │                        and no promote stage says which
     └── AuditError           the audit log cannot be appended to (its tail is
                              damaged); ``lockgate audit verify`` says where
 
