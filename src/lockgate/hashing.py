@@ -81,7 +81,7 @@ SKIPPED_SUFFIXES = (".pyc", ".pyo")
 #: Files at least this big are hashed through a memory map with all cores.
 MMAP_THRESHOLD = 1 << 20
 TABLE_ENCODING = b"lockgate-table-v1"
-_HEX = frozenset("0123456789abcdef")
+_HEX = "0123456789abcdef"
 
 
 # -- bytes, files, JSON ------------------------------------------------------
@@ -94,7 +94,8 @@ def digest_bytes(data: bytes | bytearray | memoryview) -> str:
 
 def is_digest(value: object) -> bool:
     """True when ``value`` is a 64-character lowercase hex string."""
-    return isinstance(value, str) and len(value) == DIGEST_HEX_LEN and set(value) <= _HEX
+    # strip() leaves nothing exactly when every character is one of _HEX (no set built)
+    return isinstance(value, str) and len(value) == DIGEST_HEX_LEN and not value.strip(_HEX)
 
 
 def hash_file(path: str | os.PathLike[str]) -> str:
