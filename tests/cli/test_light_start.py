@@ -67,3 +67,10 @@ def test_status_and_a_noop_run_import_nothing_heavy(repo: Path):
 def test_the_command_table_names_each_modules_commands():
     for module, names in COMMAND_MODULES.items():
         assert names == tuple(c.name for c in importlib.import_module(module).COMMANDS), module
+
+
+def test_an_unknown_command_is_still_matched_against_every_command(tmp_path: Path):
+    done = subprocess.run([sys.executable, "-m", "lockgate", "regstry"], cwd=tmp_path,
+                          capture_output=True, text=True)  # a fresh process: no command loaded yet
+    assert done.returncode == 2
+    assert "No such command 'regstry'. Did you mean 'registry'?" in done.stderr

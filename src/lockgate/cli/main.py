@@ -50,6 +50,12 @@ class LockgateGroup(click.Group):
                     self.commands.setdefault(command.name, command)
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        if args and self.get_command(ctx, args[0]) is None:  # unknown: load them all, so that
+            for name in self.list_commands(ctx):  # click's "Did you mean" sees every name
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
 
 class Obj:
     """What every command gets through ``click.pass_obj``."""
