@@ -15,6 +15,68 @@ from lockgate.errors import SpecError, SpecIssue, UsageError, did_you_mean
 
 
 @dataclass(frozen=True)
+class Layout:
+    """Every path under ``.lockgate/``: the one place that knows the state folder's
+    layout. A plain value (picklable: worker jobs carry it to Dask workers)."""
+
+    state: Path
+
+    @classmethod
+    def of(cls, root: str | Path) -> Layout:
+        return cls(Path(root) / ".lockgate")
+
+    @property
+    def cache(self) -> Path:  # the object store's root (LocalStore owns what is inside)
+        return self.state / "cache"
+
+    @property
+    def statcache(self) -> Path:
+        return self.state / "statcache.db"
+
+    @property
+    def runcache(self) -> Path:
+        return self.state / "runcache"
+
+    @property
+    def plans(self) -> Path:
+        return self.state / "plans"
+
+    @property
+    def lockcache(self) -> Path:
+        return self.state / "lockcache"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def experiments(self) -> Path:
+        return self.state / "experiments"
+
+    @property
+    def procs(self) -> Path:  # records of running cmd stages (executor.leftovers)
+        return self.state / "procs"
+
+    @property
+    def packages(self) -> Path:  # codegraph's cache of installed distributions
+        return self.state / "packages.json"
+
+    @property
+    def run_lock(self) -> Path:
+        return self.state / "run.lock"
+
+    @property
+    def gitignore(self) -> Path:
+        return self.state / ".gitignore"
+
+    def log(self, pipeline: str, stage: str) -> Path:
+        return self.logs / pipeline / f"{stage}.log"
+
+    def plan(self, spec_stem: str) -> Path:
+        return self.plans / f"{spec_stem}.json"
+
+
+@dataclass(frozen=True)
 class Project:
     root: Path
 
@@ -43,8 +105,12 @@ class Project:
         return state
 
     @property
+    def layout(self) -> Layout:
+        return Layout(self.state_dir)
+
+    @property
     def cache_dir(self) -> Path:
-        return self.state_dir / "cache"
+        return self.layout.cache
 
     @property
     def registry_dir(self) -> Path:
@@ -120,7 +186,7 @@ class Project:
     # -- the plan cache -----------------------------------------------------------
 
     def _plan_file(self, spec: Path) -> Path:
-        return self.state_dir / "plans" / f"{spec.stem}.json"
+        return self.layout.plan(spec.stem)
 
     def _plan_key(self, spec: Path, overrides, aliases: set[str]) -> str | None:
         import re
@@ -243,7 +309,7 @@ def ensure_state_dir(state: Path) -> Path:
     them forgets the ignore file or writes through a link out of the repository."""
     refuse_links_out(state.parent)
     state.mkdir(parents=True, exist_ok=True)
-    ignore = state / ".gitignore"
+    ignore = Layout(state).gitignore
     if not ignore.exists():
         try:
             ignore.write_text(STATE_GITIGNORE, encoding="utf-8")

@@ -53,7 +53,7 @@ def referenced_records(project: Project, *, all_commits: bool = False,
     records: list[dict[str, Any]] = list(DataLock.read(project.root).entries.values())
     for lock_path in sorted(project.pipelines_dir.glob("*.lock")):
         records += _records_in_lock(LockFile.read(lock_path))
-    for lock_path in sorted((project.state_dir / "experiments").glob("*/*.lock")) if experiments else []:
+    for lock_path in sorted(project.layout.experiments.glob("*/*.lock")) if experiments else []:
         records += _records_in_lock(LockFile.read(lock_path))  # `exp apply` needs them
     for reg in sorted(project.registry_dir.glob("*.yaml")) if project.registry_dir.is_dir() else []:
         try:
@@ -75,7 +75,7 @@ def referenced_records(project: Project, *, all_commits: bool = False,
     if run_cache:
         from lockgate.runcache import RunCache
 
-        for entry in RunCache(project.state_dir / "runcache").entries():
+        for entry in RunCache(project.layout.runcache).entries():
             records += [r for r in entry.get("outputs", {}).values() if isinstance(r, dict)]
     return records
 

@@ -14,11 +14,12 @@ from lockgate.executor.local import LocalExecutor
 from lockgate.executor.supervisor import command_argv
 from lockgate.executor.worker import Job, accept_new_stages, run_job
 from lockgate.graph.stage import Stage
+from lockgate.project import Layout
 
 
 def _job(root: Path, command: str, outs: tuple[str, ...] = ()) -> Job:
     stage = Stage(name="s", kind="cmd", run=command, pipeline="p", outs=outs)
-    return Job(stage=stage, root=str(root), cache_dir=str(root / ".lockgate/cache"),
+    return Job(stage=stage, root=str(root), layout=Layout.of(root),
                log_path=str(root / ".lockgate/logs/p/s.log"), inputs={}, deps={})
 
 

@@ -13,6 +13,7 @@ import pytest
 from lockgate.errors import StageFailed
 from lockgate.executor.worker import Job, JobResult, _as_requested, _save_outputs, _wants, run_job
 from lockgate.graph.stage import Stage
+from lockgate.project import Layout
 from lockgate.store.memory import MemoryStore
 
 pd = pytest.importorskip("pandas")
@@ -50,7 +51,7 @@ def _job(root: Path, run: str, outputs: tuple[str, ...], inputs: dict | None = N
          in_: dict | None = None) -> Job:
     stage = Stage(name=run.partition(":")[2], kind="call", run=run, pipeline="p", outputs=outputs,
                   inputs=in_ or {a: a for a in (inputs or {})})
-    return Job(stage=stage, root=str(root), cache_dir=str(root / ".lockgate" / "cache"),
+    return Job(stage=stage, root=str(root), layout=Layout.of(root),
                log_path=str(root / ".lockgate" / "logs" / f"{stage.name}.log"), inputs=inputs or {}, deps={})
 
 

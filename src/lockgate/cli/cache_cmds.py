@@ -132,7 +132,7 @@ def gc(obj: Obj, dry_run: bool, all_commits: bool, keep_run_cache: bool, no_wait
                                      experiments=True)
         keep = objects_of(records, store)
         count, size = store.gc(keep, dry_run=dry_run)
-        dropped = 0 if dry_run else RunCache(project.state_dir / "runcache").drop_missing(store.has)
+        dropped = 0 if dry_run else RunCache(project.layout.runcache).drop_missing(store.has)
     verb = "would remove" if dry_run else "removed"
     click.echo(f"{verb} {count} objects ({size / 1e6:.1f} MB); kept {len(keep)}"
                + (f"; dropped {dropped} run-cache entries" if dropped else ""))
@@ -219,7 +219,7 @@ def restore_missing(project) -> list[str]:
             if entry.kind == "cmd":  # not `cache: false` outputs: never stored, so never restored
                 wanted.update({p: r for p, r in entry.outputs.items() if r.get("cache") is not False})
     store = LocalStore(project.cache_dir)
-    with StatCache(project.state_dir / "statcache.db") as stats:
+    with StatCache(project.layout.statcache) as stats:
         workspace = Workspace(project.root, stats, store)
         restored = []
         for path, record in sorted(wanted.items()):

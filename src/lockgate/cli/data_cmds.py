@@ -77,7 +77,7 @@ def add(obj: Obj, paths: tuple[Path, ...], no_gitignore: bool, as_json: bool) ->
     with repo_lock(project.state_dir, wait=True):
         _ensure_state_dir(project.state_dir)
         data = DataLock.read(project.root)
-        with StatCache(project.state_dir / "statcache.db") as stats:
+        with StatCache(project.layout.statcache) as stats:
             workspace = Workspace(project.root, stats, LocalStore(project.cache_dir))
             for rel in rels:
                 try:

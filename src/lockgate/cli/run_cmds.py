@@ -140,7 +140,7 @@ def _tracked_changes(project) -> list[tuple[str, str]]:
     if not entries:
         return []
     changes = []
-    with StatCache(project.state_dir / "statcache.db") as stats:
+    with StatCache(project.layout.statcache) as stats:
         for path, record in sorted(entries.items()):
             target = project.root / path
             if not target.exists():

@@ -22,9 +22,6 @@ stages:
     outs: [hello.txt]
 """
 
-STATE_GITIGNORE = "# lockgate's cache, logs and audit log: never committed\n*\n"
-
-
 @click.command(short_help="Create pipelines/, an example spec and .lockgate/ (or convert a dvc.yaml).")
 @click.option("--from-dvc", "from_dvc", is_flag=False, flag_value="", default=None, metavar="[PATH]",
               help="Convert a dvc.yaml (default: the repository root's) into pipelines/NAME.yaml.")
@@ -53,9 +50,11 @@ def init(obj: Obj, from_dvc: str | None, name: str | None, force: bool) -> None:
     if not any((root / "pipelines").glob("*.yaml")):
         spec.write_text(EXAMPLE_SPEC, encoding="utf-8")
         created.append("pipelines/example.yaml")
-    state = root / ".lockgate"
-    state.mkdir(exist_ok=True)
-    ignore = state / ".gitignore"
+    from lockgate.project import STATE_GITIGNORE, Layout
+
+    layout = Layout.of(root)
+    layout.state.mkdir(exist_ok=True)
+    ignore = layout.gitignore
     if not ignore.exists():
         ignore.write_text(STATE_GITIGNORE, encoding="utf-8")
         created.append(".lockgate/.gitignore")

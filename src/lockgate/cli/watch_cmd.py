@@ -116,7 +116,7 @@ class _Session:
 
         # every repository module a `call` stage's module imports, transitively: an edit
         # to any of them changes the stage's fingerprint (a new graph: files come and go)
-        graph = CodeGraph(root, hash_file, packages_cache=self.project.state_dir / "packages.json")
+        graph = CodeGraph(root, hash_file, packages_cache=self.project.layout.packages)
         watched: set[Path] = set()
         outs: set[Path] = set()
         calls: set[str] = set()

@@ -36,7 +36,6 @@ from typing import Any
 
 from lockgate.errors import UsageError, did_you_mean
 
-EXPERIMENTS = "experiments"
 JOURNAL = ".restore.json"  # params files rewritten for a running experiment: path -> backup
 
 
@@ -74,7 +73,9 @@ class Experiment:
 
 
 def folder_of(state_dir: Path) -> Path:
-    return state_dir / EXPERIMENTS
+    from lockgate.project import Layout
+
+    return Layout(state_dir).experiments
 
 
 def auto_name(overrides: tuple[str, ...], base: str) -> str:
@@ -121,12 +122,12 @@ def start(project: Any, pipelines: list[Any], overrides: tuple[str, ...], name: 
     """Prepare an experiment run (the caller holds the repository lock): check that every
     override reaches the programs that read it, set up its folder and locks, and rewrite
     the params files that hold an overridden key."""
-    from lockgate.audit import AuditLog
+    from lockgate import gitrev
     from lockgate.registry import utc_now
 
     undo_interrupted(project.state_dir)
     rewrites = _params_rewrites(project.root, pipelines)
-    base = AuditLog(project.state_dir / "x").commit  # git HEAD ("" before the first commit)
+    base = gitrev.current_commit(project.root)  # git HEAD ("" before the first commit)
     experiment = Experiment(name=check_name(name) if name else auto_name(overrides, base),
                             folder=Path(), overrides=overrides, base=base, created=utc_now(),
                             pipelines=[p.name for p in pipelines])
@@ -260,7 +261,7 @@ def restore_outputs(project: Any, pipelines: list[str], lock_of: Any) -> list[st
 
     put_back: list[str] = []
     store = LocalStore(project.cache_dir)
-    with StatCache(project.state_dir / "statcache.db") as stats:
+    with StatCache(project.layout.statcache) as stats:
         workspace = Workspace(project.root, stats, store)
         for name in pipelines:
             lock = LockFile.read(lock_of(name), name)

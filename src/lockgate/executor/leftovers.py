@@ -29,9 +29,9 @@ import uuid
 from pathlib import Path
 
 from lockgate import procid
+from lockgate.project import Layout
 
 RUN_ID_VAR = "LOCKGATE_RUN_ID"
-FOLDER = "procs"  # under .lockgate/
 #: A record whose owner cannot be proven gone is dropped (never acted on) after this long.
 OLD_RECORD_SECONDS = 7 * 24 * 3600
 
@@ -40,7 +40,7 @@ def remember(state_dir: str | os.PathLike[str]) -> tuple[str, Path]:
     """A new token for one command, and its record: ``(token, record path)``. Written
     before the command starts, so it never runs unrecorded."""
     token = uuid.uuid4().hex
-    folder = Path(state_dir) / FOLDER
+    folder = Layout(Path(state_dir)).procs
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{token}.json"
     path.write_text(json.dumps({"token": token, "owner": procid.token()}), encoding="utf-8")
@@ -57,7 +57,7 @@ def kill_leftovers(state_dir: str | os.PathLike[str]) -> int:
     """Kill what commands of a dead lockgate left running; the number of processes killed.
     Callers hold the repository lock, so no running run's commands are among them."""
     try:
-        paths = sorted((Path(state_dir) / FOLDER).glob("*.json"))
+        paths = sorted(Layout(Path(state_dir)).procs.glob("*.json"))
     except OSError:
         return 0
     killed = 0

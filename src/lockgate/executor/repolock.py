@@ -23,10 +23,10 @@ from lockgate.errors import RepoLocked
 def repo_lock(
     state_dir: Path, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
 ) -> Iterator[None]:
-    from lockgate.project import ensure_state_dir
+    from lockgate.project import Layout, ensure_state_dir
 
     ensure_state_dir(state_dir)
-    path = state_dir / "run.lock"
+    path = Layout(state_dir).run_lock
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -107,15 +107,12 @@ class Runner:
         self.alias_metrics = alias_metrics or (
             effects.alias_metrics if effects is not None else (lambda pipeline, alias, stage=None: None)
         )
-        from lockgate.project import ensure_state_dir
+        from lockgate.project import Layout, ensure_state_dir
 
-        state = ensure_state_dir(root / ".lockgate")
-        self.cache_dir = state / "cache"
-        self.store = LocalStore(self.cache_dir)
-        self.stats = StatCache(state / "statcache.db")
-        self.runcache = RunCache(state / "runcache")
-        self.logs = state / "logs"
-        self.lock_cache = state / "lockcache"
+        self.layout = Layout(ensure_state_dir(Layout.of(root).state))
+        self.store = LocalStore(self.layout.cache)
+        self.stats = StatCache(self.layout.statcache)
+        self.runcache = RunCache(self.layout.runcache)
         self.workspace = Workspace(root, self.stats, self.store, keep_data=not options.dry_run)
         self._recovered = False
 
@@ -137,7 +134,7 @@ class Runner:
             selected = [name for name in pipeline.order() if name in chosen]
         else:
             selected = pipeline.order()
-        lock = LockFile.read(lock_path, pipeline.name, cache_dir=self.lock_cache)
+        lock = LockFile.read(lock_path, pipeline.name, cache_dir=self.layout.lockcache)
         state = _State(pipeline, lock, lock_path, selected)
         if self.options.force:  # `run -f train` forces train, not the ancestors it needs
             downstream = self.options.downstream  # the targets and what follows: all forced
@@ -460,14 +457,14 @@ class Runner:
         from lockgate.executor.worker import Job, run_job
 
         stage = state.pipeline.stages[name]
-        log_path = self.logs / state.pipeline.name / f"{name}.log"
+        log_path = self.layout.log(state.pipeline.name, name)
         try:
             extra = self._job_extra(state, stage)
         except LockgateError as exc:  # e.g. a registry file that cannot be read
             self._end(state, name, Outcome.FAILED, message=str(exc))
             return None
         job = Job(
-            stage=stage, root=str(self.root), cache_dir=str(self.cache_dir), log_path=str(log_path),
+            stage=stage, root=str(self.root), layout=self.layout, log_path=str(log_path),
             inputs=job_inputs, deps=dict(record.deps), input_paths=input_paths,
             input_digests=dict(record.inputs), extra=extra,
         )
@@ -597,7 +594,7 @@ class Runner:
         if not state.dirty and state.lock_path.exists():
             return
         started = time.monotonic()
-        state.lock.write(state.lock_path, cache_dir=self.lock_cache)
+        state.lock.write(state.lock_path, cache_dir=self.layout.lockcache)
         state.lock_written = time.monotonic()
         state.lock_cost = state.lock_written - started
         state.dirty = False

@@ -68,7 +68,9 @@ class Workspace:
         file digests come from the stat cache on every record."""
         from lockgate.codegraph import CodeGraph  # only `call` stages have code to map
 
-        return CodeGraph(self.root, self.stats.hash_file, packages_cache=self.root / ".lockgate" / "packages.json")
+        from lockgate.project import Layout
+
+        return CodeGraph(self.root, self.stats.hash_file, packages_cache=Layout.of(self.root).packages)
 
     def record(
         self,

@@ -30,6 +30,7 @@ from typing import Any
 
 from lockgate.errors import StageFailed
 from lockgate.graph.stage import Stage
+from lockgate.project import Layout
 from lockgate.steps.base import numeric_values
 
 LOG_TAIL_LINES = 15
@@ -41,7 +42,7 @@ class Job:
 
     stage: Stage
     root: str
-    cache_dir: str
+    layout: Layout  # .lockgate/: the cache, the stat cache, the process records
     log_path: str
     inputs: dict[str, dict[str, Any]]  # argument -> {"path": p} or an artifact record
     deps: dict[str, str]  # dependency path -> digest before running
@@ -131,7 +132,7 @@ def _spawn(command: str, job: Job, log: Any, env: dict[str, str]) -> tuple[subpr
     cwd = os.path.join(job.root, job.stage.wdir) if job.stage.wdir else job.root
     with _RUNNING_LOCK:  # the same lock as the interrupt's: a start either precedes it or never happens
         _refuse_if_stopped()
-        token, record = leftovers.remember(Path(job.cache_dir).parent)
+        token, record = leftovers.remember(job.layout.state)
         try:
             proc = subprocess.Popen(
                 supervisor.command_argv(command), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
@@ -244,8 +245,8 @@ def run_job(job: Job) -> JobResult:
 
     log_path = Path(job.log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    store = LocalStore(job.cache_dir)
-    stats = StatCache(Path(job.cache_dir).parent / "statcache.db")
+    store = LocalStore(job.layout.cache)
+    stats = StatCache(job.layout.statcache)
     start = time.perf_counter()
     result = JobResult(ok=False)
     if log_path.is_symlink():  # never ours: writing the log would write through it
@@ -724,10 +725,17 @@ def _run_python(job: Job, store: Any, result: JobResult, log: Any) -> None:
         lazy = getattr(step, "lazy_inputs", lambda options: False)(options)
         inputs = {} if lazy else _load_inputs(job, store)
         ctx = StepContext(stage=stage, root=Path(job.root), input_digests=job.input_digests,
-                          input_records=job.inputs, extra=job.extra, effects=result.effects)
+                          input_records=job.inputs, extra=job.extra, effects=result.effects,
+                          object_files=_object_files(job, store) if lazy else {})
         with _said_in_log(log):
             value = step.run(inputs, options, ctx)
     _save_outputs(job, store, value, result)
+
+
+def _object_files(job: Job, store: Any) -> dict[str, Path]:
+    """Argument -> the cache file of a table input, for a step that reads it in batches."""
+    return {arg: store.path_of(str(record["object"])) for arg, record in job.inputs.items()
+            if record.get("kind") == "table" and record.get("object") and hasattr(store, "path_of")}
 
 
 @contextlib.contextmanager

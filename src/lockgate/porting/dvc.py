@@ -730,7 +730,7 @@ def write(root: Path, conversion: Conversion, *, force: bool = False) -> Written
     from lockgate._fs import atomic_write_text
     from lockgate.executor.repolock import repo_lock
     from lockgate.executor.state import MissingInput, Workspace
-    from lockgate.project import ensure_state_dir
+    from lockgate.project import Layout, ensure_state_dir
     from lockgate.store.local import LocalStore
     from lockgate.store.statcache import StatCache
     from lockgate.tracked import DataLock
@@ -748,8 +748,8 @@ def write(root: Path, conversion: Conversion, *, force: bool = False) -> Written
     if verified:
         with repo_lock(state, wait=True):
             data = DataLock.read(root)
-            with StatCache(state / "statcache.db") as stats:
-                workspace = Workspace(root, stats, LocalStore(state / "cache"))
+            with StatCache(Layout(state).statcache) as stats:
+                workspace = Workspace(root, stats, LocalStore(Layout(state).cache))
                 for path in verified:
                     try:
                         record = workspace.store_data(path)

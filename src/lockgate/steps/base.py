@@ -28,6 +28,7 @@ class StepContext:
     input_records: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     effects: list[dict[str, Any]] = field(default_factory=list)
+    object_files: dict[str, Path] = field(default_factory=dict)  # argument -> cache file (lazy steps)
 
 
 @dataclass(frozen=True)

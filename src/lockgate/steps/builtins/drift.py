@@ -73,13 +73,9 @@ def _dataset(ctx: StepContext, arg: str) -> Any:
     try:
         if "path" in record:
             return dataset_of(ctx.root / record["path"])
-        if record.get("kind") == "table":
-            # LocalStore's layout (store/base.py object_relpath); steps sit below store,
-            # and the worker has just read and verified this object
-            digest = str(record["object"])
-            path = ctx.root / ".lockgate" / "cache" / "objects" / digest[:2] / digest[2:]
-            if path.is_file():
-                return dataset_of(path, "ipc")
+        path = ctx.object_files.get(arg)  # the table's Arrow IPC object, as the worker found it
+        if path is not None and path.is_file():
+            return dataset_of(path, "ipc")
     except ValueError as exc:
         raise StageFailed(f"drift: {arg}: {exc}") from None
     raise StageFailed(f"drift: streaming needs '{arg}' to be a table (a Parquet path or a table artifact)")
