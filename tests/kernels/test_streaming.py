@@ -167,7 +167,8 @@ def test_the_drift_step_streams_table_artifacts_from_the_cache(files, tmp_path: 
     ref, cur, _, _ = files
     store = LocalStore(tmp_path / ".lockgate" / "cache")
     records = {"reference": save_table(store, ref).to_record(), "current": save_table(store, cur).to_record()}
-    ctx = StepContext(stage=None, root=tmp_path, input_records=records)  # type: ignore[arg-type]
+    files = {arg: store.path_of(record["object"]) for arg, record in records.items()}  # as the worker hands them
+    ctx = StepContext(stage=None, root=tmp_path, input_records=records, object_files=files)  # type: ignore[arg-type]
     streamed = drift.run({}, DriftOptions(streaming=True, batch_rows=700), ctx)
     in_memory = drift.run({"reference": ref, "current": cur}, DriftOptions(), ctx)
     assert [c["statistic"] for c in streamed["columns"]] == pytest.approx(
