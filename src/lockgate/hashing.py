@@ -125,15 +125,18 @@ def canonical_json(obj: Any) -> bytes:
     ValueError. Non-string keys are stringified by ``json`` (``{1: x}`` and
     ``{"1": x}`` encode alike), so records should use string keys.
     """
-    text = json.dumps(
-        obj,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_json_default,
-    )
-    return text.encode("utf-8")
+    return _CANONICAL.encode(obj).encode("utf-8")
+
+
+# json.dumps(obj, **these) builds this very encoder on every call; one is enough (it keeps no
+# state between calls): a status computes two record digests per stage
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True,
+    separators=(",", ":"),
+    ensure_ascii=False,
+    allow_nan=False,
+    default=_json_default,
+)
 
 
 def hash_value(obj: Any) -> str:

@@ -120,7 +120,6 @@ class StatCache:
 
     def _hash_file(self, key: str, st: os.stat_result, hasher: Callable[[str], str] | None) -> str:
         """``hash_file`` of the absolute path ``key``, whose stat the caller just took."""
-        db = self._connection()
         row = self._known().get(key)
         if row is not None:
             size, mtime_ns, inode, digest, hashed_at_ns = row
@@ -131,7 +130,7 @@ class StatCache:
         hashed_at_ns = time.time_ns()  # taken before the read: see "racy" above
         digest = (hasher or self.file_hash)(key)
         if _stat_key(os.stat(key)) == _stat_key(st):  # not rewritten while we read it
-            db.execute(
+            self._connection().execute(
                 "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?)",
                 (key, st.st_size, st.st_mtime_ns, st.st_ino, digest, hashed_at_ns),
             )
