@@ -56,7 +56,7 @@ from typing import Any
 import yaml
 
 from lockgate.errors import LockgateError, UsageError
-from lockgate.spec.params import deep_merge, first_clash
+from lockgate.spec.params import ParamError, deep_merge, first_clash, lookup
 from lockgate.tracked import gitignore_paths, outermost
 
 DVC_YAML = "dvc.yaml"
@@ -781,15 +781,11 @@ def _read_params(path: Path) -> dict[str, Any] | None:
 
 
 def _lookup(context: dict[str, Any], ref: str) -> Any:
-    node: Any = context
-    for part in ref.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
+    """The value at ``a.b.0`` in DVC's context, or None when it has none."""
+    try:
+        return lookup(context, ref)
+    except ParamError:
+        return None
 
 
 def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
