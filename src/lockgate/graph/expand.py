@@ -315,6 +315,7 @@ def _build(
             outputs=outputs,
             with_=with_,
             params=interp.params_used(),
+            executor=spec.executor or loaded.spec.executor or "",
             **common,
         )
     return stage if interp.ok else None

@@ -46,6 +46,7 @@ class Stage:
     plots: dict[str, dict[str, Any]] = field(default_factory=dict)  # plot path (also in outs) -> x/y/template
     frozen: bool = False  # never run: the lock entry stands
     always_changed: bool = False  # run every time, never restored from the run-cache
+    executor: str = ""  # call/uses: "thread", "process", or "" (the local executor picks); not in the fingerprint
 
     def cached(self, path: str) -> bool:
         """Whether an output is stored in the cache (DVC's ``cache: true``, the default)."""

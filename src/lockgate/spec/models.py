@@ -9,7 +9,7 @@ model of its kind, so errors name the stage and the key the user wrote.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -98,6 +98,9 @@ class InputEntry(_Model):
     )
 
 
+Executor = Literal["thread", "process"]
+"""Where a ``call`` or builtin stage runs: a thread of lockgate, or a worker process."""
+
 OutEntry = str | dict[str, OutFlags | None]
 PlotEntry = str | dict[str, PlotFlags | None]
 ParamEntry = str | dict[str, tuple[str, ...] | None]
@@ -171,6 +174,11 @@ class _ArtifactStage(_StageBase):
         description='Keyword arguments; "${name}" (or Kedro\'s "params:name") passes a param whole.',
     )
     out: tuple[str, ...] = Field((), description="Names of the artifacts the stage returns.")
+    executor: Executor | None = Field(
+        None, description="thread: always in lockgate's own process (shares its memory); process: always "
+                          "in a worker process; unset: the pipeline's executor, else worker processes "
+                          "when -j > 1 and more than one Python stage is ready, threads otherwise.",
+    )
 
     _out = field_validator("out", mode="before")(_one_or_many)
 
@@ -213,6 +221,9 @@ class PipelineSpec(_Model):
                                           "{path, read: {reader options}}."
     )
     stages: dict[str, Stage] = Field(default_factory=dict)
+    executor: Executor | None = Field(
+        None, description="Where its call and builtin stages run unless one says otherwise: thread or process.",
+    )
     plots: tuple[str | dict[str, TopPlot | None], ...] = Field(
         (), description="Plots over files the stages write: a path, or {id: {x, y: {file: field}, template}}."
     )
