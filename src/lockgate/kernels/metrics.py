@@ -57,6 +57,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from lockgate.kernels import _multiclass, _ranking, _weights
 from lockgate.kernels._compile import announce_compile, njit
 from lockgate.kernels._inputs import (
     as_labels,
@@ -254,22 +255,120 @@ def _ranking_inputs(y_true: Any, y_score: Any, metric: str) -> tuple[np.ndarray,
     return pos, neg
 
 
-def roc_auc(y_true: Any, y_score: Any) -> float:
+def roc_auc(
+    y_true: Any,
+    y_score: Any,
+    *,
+    sample_weight: Any = None,
+    average: Any = "macro",
+    multi_class: str = "raise",
+    labels: Any = None,
+    max_fpr: float | None = None,
+) -> Any:
     """Area under the ROC curve, equal to ``sklearn.metrics.roc_auc_score`` (ties averaged).
 
-    ``y_true`` holds 0/1 (ints, bools or floats); ``y_score`` any real scores,
-    higher meaning more likely positive (±inf allowed, NaN not).
+    Binary: ``y_true`` holds 0/1 (ints, bools or floats); ``y_score`` any real
+    scores, higher meaning more likely positive (±inf allowed, NaN not).
+    ``sample_weight`` and ``max_fpr`` (partial AUC, McClish-standardised)
+    as scikit-learn. Multiclass: a 2-D ``y_score`` (n x classes, rows summing
+    to 1) with ``multi_class="ovr"|"ovo"``, ``average`` in
+    ``"macro"|"weighted"|None`` (and ``"micro"`` for ovr) and ``labels``
+    (sorted, one per column); ``sample_weight`` with ovr only, as
+    scikit-learn (multilabel-indicator ``y_true`` is not supported). A class absent
+    from one binary problem of a multiclass average gives NaN with a warning,
+    as scikit-learn; the binary score raises instead (module docstring).
     """
-    pos, neg = _ranking_inputs(y_true, y_score, "ROC AUC score")
-    # u2 <= 2 * n_pos * n_neg < 2**53 for any input that fits in memory, so
-    # the division below is the only rounding.
-    return float(_mann_whitney_u2(pos, neg)) / (2.0 * pos.size * neg.size)
+    score = _ranking.scores_matrix(y_score)
+    if score.ndim == 2:
+        return _roc_auc_2d(y_true, score, sample_weight, average, multi_class, labels, max_fpr)
+    if sample_weight is None and (max_fpr is None or max_fpr == 1):
+        pos, neg = _ranking_inputs(y_true, y_score, "ROC AUC score")
+        # u2 <= 2 * n_pos * n_neg < 2**53 for any input that fits in memory, so
+        # the division below is the only rounding.
+        return float(_mann_whitney_u2(pos, neg)) / (2.0 * pos.size * neg.size)
+    positive, weights = _binary_weighted_inputs(y_true, score, sample_weight, "ROC AUC score", 1)
+    value = _ranking.binary_roc_auc(positive, score, weights, max_fpr)
+    return _defined(value, "ROC AUC score")
 
 
-def average_precision(y_true: Any, y_score: Any) -> float:
-    """Average precision, equal to ``sklearn.metrics.average_precision_score``."""
-    pos, neg = _ranking_inputs(y_true, y_score, "Average precision")
-    return float(_precision_weighted_sum(pos, neg)) / pos.size
+def _roc_auc_2d(y_true: Any, score: np.ndarray, sample_weight: Any, average: Any, multi_class: str, labels: Any,
+                max_fpr: float | None) -> Any:
+    truth = np.asarray(y_true) if not hasattr(y_true, "to_numpy") else y_true.to_numpy()
+    check_same_length(truth, score, ("y_true", "y_score"))
+    check_not_empty(truth, "y_true")
+    weights = None if sample_weight is None else _multiclass.as_sample_weight(sample_weight, len(truth))
+    announce_compile(_weights.__file__)
+    truth = _multiclass.as_class_labels(truth, "y_true")
+    if np.unique(truth).size <= 2 and score.shape[1] <= 2:
+        raise ValueError("y_true is binary but y_score has 2 columns: pass the positive class's column (1-D)")
+    if max_fpr is not None and max_fpr != 1.0:
+        raise ValueError("Partial AUC computation not available in multiclass setting, 'max_fpr' must be set to "
+                         f"`None`, received `max_fpr={max_fpr}` instead")
+    if multi_class == "raise":
+        raise ValueError("multi_class must be in ('ovo', 'ovr')")
+    return _ranking.multiclass_roc_auc(truth, score, labels, multi_class, average, weights)
+
+
+def _binary_weighted_inputs(y_true: Any, score: np.ndarray, sample_weight: Any, metric: str,
+                            pos_label: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(positive mask, weights) of a binary ranking metric outside its unweighted fast path."""
+    if pos_label == 1 and not isinstance(pos_label, str):
+        labels = as_labels(y_true, "y_true")
+        check_same_length(labels, score, ("y_true", "y_score"))
+        check_not_empty(labels, "y_true")
+        positive = labels == 1
+        if np.any(~positive & (labels != 0)):
+            raise ValueError(describe_bad_labels(y_true, "y_true"))
+    else:
+        labels = _multiclass.as_class_labels(y_true, "y_true")
+        check_same_length(labels, score, ("y_true", "y_score"))
+        check_not_empty(labels, "y_true")
+        present = np.unique(labels).tolist()
+        if len(present) > 2:
+            raise ValueError(f"y_true has {len(present)} classes; pass a 2-D y_score for multiclass")
+        if len(present) == 2 and pos_label not in present:
+            raise ValueError(f"pos_label={pos_label!r} is not a valid label. It should be one of {present}")
+        positive = labels == pos_label
+    if positive.all() or not positive.any():
+        raise ValueError(f"Only one class present in y_true. {metric} is not defined in that case.")
+    weights = np.ones(labels.size) if sample_weight is None else _multiclass.as_sample_weight(sample_weight, labels.size)
+    announce_compile(_weights.__file__)
+    return positive, weights
+
+
+def _defined(value: float, metric: str) -> float:
+    if value != value:
+        raise ValueError(f"{metric} is not defined: one class carries no sample weight")
+    return float(value)
+
+
+def average_precision(
+    y_true: Any, y_score: Any, *, average: Any = "macro", pos_label: Any = 1, sample_weight: Any = None
+) -> Any:
+    """Average precision, equal to ``sklearn.metrics.average_precision_score``.
+
+    Binary 0/1 ``y_true`` with a 1-D ``y_score``; ``pos_label`` (then any two
+    labels) and ``sample_weight`` as scikit-learn. A 1-D multiclass
+    ``y_true`` with a 2-D ``y_score`` (one column per sorted class) is
+    averaged per ``average`` in ``"micro"|"macro"|"weighted"|None``
+    (multilabel-indicator ``y_true`` is not supported).
+    """
+    score = _ranking.scores_matrix(y_score)
+    if score.ndim == 2:
+        truth = np.asarray(y_true) if not hasattr(y_true, "to_numpy") else y_true.to_numpy()
+        check_same_length(truth, score, ("y_true", "y_score"))
+        check_not_empty(truth, "y_true")
+        weights = None if sample_weight is None else _multiclass.as_sample_weight(sample_weight, len(truth))
+        announce_compile(_weights.__file__)
+        truth = _multiclass.as_class_labels(truth, "y_true")
+        return _ranking.multiclass_average_precision(truth, score, average, pos_label, weights)
+    if sample_weight is None and pos_label == 1 and not isinstance(pos_label, str):
+        pos, neg = _ranking_inputs(y_true, y_score, "Average precision")
+        return float(_precision_weighted_sum(pos, neg)) / pos.size
+    positive, weights = _binary_weighted_inputs(y_true, score, sample_weight, "Average precision", pos_label)
+    if not weights[positive].any():
+        raise ValueError("Average precision is not defined: the positive class carries no sample weight")
+    return _ranking.binary_average_precision(positive, score, weights)
 
 
 # --------------------------------------------------------------------------
@@ -307,18 +406,66 @@ def _check_label_pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]
     return truth, pred
 
 
-def confusion_matrix(y_true: Any, y_pred: Any) -> Confusion:
-    """(tn, fp, fn, tp), equal to ``sklearn.metrics.confusion_matrix(..., labels=[0, 1]).ravel()``."""
-    truth, pred = _check_label_pair(y_true, y_pred)
+def confusion_matrix(
+    y_true: Any, y_pred: Any, *, labels: Any = None, sample_weight: Any = None, normalize: str | None = None
+) -> Any:
+    """Confusion counts, equal to ``sklearn.metrics.confusion_matrix``.
+
+    Without ``labels``/``normalize``: a ``Confusion`` (tn, fp, fn, tp), i.e.
+    ``confusion_matrix(..., labels=[0, 1]).ravel()``, of 0/1 labels (other
+    labels are an error, as before; weight sums when ``sample_weight`` is
+    given, where other classes give the k x k matrix). With ``labels`` or
+    ``normalize``: scikit-learn's k x k ndarray for any classes, rows
+    the true and columns the predicted classes in ``labels`` order (default:
+    the sorted classes of both arrays); int64 unless weights are floats or
+    ``normalize`` is ``"true"|"pred"|"all"``.
+    """
+    if labels is None and normalize is None:
+        if sample_weight is None:
+            return _binary_counts(y_true, y_pred)
+        else:
+            counts = _multiclass.count_pairs(y_true, y_pred, sample_weight)
+            if set(counts.classes.tolist()) <= {0, 1} and counts.classes.dtype.kind in "biuf":
+                (tn, fp), (fn, tp) = _multiclass.full_confusion(counts, [0, 1]).tolist()
+                return Confusion(tn, fp, fn, tp)
+            return _multiclass.full_confusion(counts)
+    counts = _multiclass.count_pairs(y_true, y_pred, sample_weight)
+    return _multiclass.full_confusion(counts, labels, normalize)
+
+
+def _binary_confusion(y_true: Any, y_pred: Any) -> Confusion | None:
+    """The fast binary pass; None when a label is outside {0, 1} (the caller goes general)."""
+    if any(as_numpy(y, "labels").dtype.kind in "USM" for y in (y_true, y_pred)):
+        return None
+    try:
+        truth, pred = as_labels(y_true, "y_true"), as_labels(y_pred, "y_pred")
+    except ValueError:  # objects that are not numbers: the general path explains
+        return None
+    check_same_length(truth, pred, ("y_true", "y_pred"))
+    check_not_empty(truth, "y_true")
+    announce_compile(__file__)
     parts = _in_halves(lambda s: _confusion_counts(truth[s], pred[s]), truth.size, _SPLIT_MIN_PASS)
     tp, n_true, n_pred, bad_truth, bad_pred = (int(sum(c)) for c in zip(*parts))
-    if bad_truth:
-        raise ValueError(describe_bad_labels(y_true, "y_true"))
-    if bad_pred:
-        raise ValueError(describe_bad_labels(y_pred, "y_pred"))
+    if bad_truth or bad_pred:
+        return None
     fp = n_pred - tp
     fn = n_true - tp
     return Confusion(truth.size - tp - fp - fn, fp, fn, tp)
+
+
+def _binary_counts(y_true: Any, y_pred: Any) -> Confusion:
+    """``Confusion`` of 0/1 labels; labels outside {0, 1} are a ``ValueError`` (the binary contract)."""
+    confusion = _binary_confusion(y_true, y_pred)
+    if confusion is None:
+        truth = as_labels(y_true, "y_true")
+        name, values = ("y_true", y_true) if np.any((truth != 0) & (truth != 1)) else ("y_pred", y_pred)
+        raise ValueError(describe_bad_labels(values, name) + _MULTICLASS_HINT)
+    return confusion
+
+
+_MULTICLASS_HINT = (
+    " (for multiclass labels pass average= to precision/recall/f1, labels= to confusion_matrix or accuracy)"
+)
 
 
 def _ratio(numerator: int, denominator: int) -> float:
@@ -326,28 +473,88 @@ def _ratio(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def precision(y_true: Any, y_pred: Any) -> float:
+_SET_WISE_DOC = """
+    With the defaults (binary 0/1 labels, ``pos_label=1``, no weights,
+    ``zero_division=0``) one fused pass over the labels; labels outside {0, 1}
+    are then an error. Any other argument follows scikit-learn 1.9 exactly:
+    ``average`` in ``"binary"|"micro"|"macro"|"weighted"|None`` (None: one
+    score per label, an ndarray), ``labels`` (subset and order; unseen
+    labels score ``zero_division``), ``pos_label`` (binary only),
+    ``sample_weight`` and ``zero_division`` in ``0|1|np.nan``; any hashable
+    labels (ints, strings, ...).
+"""
+
+
+def _default_set_wise(labels: Any, pos_label: Any, average: Any, sample_weight: Any, zero_division: Any) -> bool:
+    return (
+        labels is None
+        and average == "binary"
+        and sample_weight is None
+        and isinstance(pos_label, (int, np.integer))
+        and pos_label == 1
+        and not isinstance(zero_division, str)
+        and zero_division == 0
+    )
+
+
+def _set_wise(which: int, y_true: Any, y_pred: Any, labels: Any, pos_label: Any, average: Any,
+              sample_weight: Any, zero_division: Any) -> Any:
+    counts = _multiclass.count_pairs(y_true, y_pred, sample_weight)
+    return _multiclass.prf(counts, labels=labels, pos_label=pos_label, average=average,
+                           zero_division=zero_division)[which]
+
+
+def precision(y_true: Any, y_pred: Any, *, labels: Any = None, pos_label: Any = 1, average: Any = "binary",
+              sample_weight: Any = None, zero_division: Any = 0) -> Any:
     """tp / (tp + fp), equal to ``sklearn.metrics.precision_score(..., zero_division=0)``."""
-    c = confusion_matrix(y_true, y_pred)
-    return _ratio(c.tp, c.tp + c.fp)
+    if _default_set_wise(labels, pos_label, average, sample_weight, zero_division):
+        c = _binary_counts(y_true, y_pred)
+        return _ratio(c.tp, c.tp + c.fp)
+    return _set_wise(0, y_true, y_pred, labels, pos_label, average, sample_weight, zero_division)
 
 
-def recall(y_true: Any, y_pred: Any) -> float:
+def recall(y_true: Any, y_pred: Any, *, labels: Any = None, pos_label: Any = 1, average: Any = "binary",
+           sample_weight: Any = None, zero_division: Any = 0) -> Any:
     """tp / (tp + fn), equal to ``sklearn.metrics.recall_score(..., zero_division=0)``."""
-    c = confusion_matrix(y_true, y_pred)
-    return _ratio(c.tp, c.tp + c.fn)
+    if _default_set_wise(labels, pos_label, average, sample_weight, zero_division):
+        c = _binary_counts(y_true, y_pred)
+        return _ratio(c.tp, c.tp + c.fn)
+    return _set_wise(1, y_true, y_pred, labels, pos_label, average, sample_weight, zero_division)
 
 
-def f1(y_true: Any, y_pred: Any) -> float:
+def f1(y_true: Any, y_pred: Any, *, labels: Any = None, pos_label: Any = 1, average: Any = "binary",
+       sample_weight: Any = None, zero_division: Any = 0) -> Any:
     """2tp / (2tp + fp + fn), equal to ``sklearn.metrics.f1_score(..., zero_division=0)``."""
-    c = confusion_matrix(y_true, y_pred)
-    return _ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn)
+    if _default_set_wise(labels, pos_label, average, sample_weight, zero_division):
+        c = _binary_counts(y_true, y_pred)
+        return _ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn)
+    return _set_wise(2, y_true, y_pred, labels, pos_label, average, sample_weight, zero_division)
 
 
-def accuracy(y_true: Any, y_pred: Any) -> float:
-    """(tp + tn) / n, equal to ``sklearn.metrics.accuracy_score``."""
-    c = confusion_matrix(y_true, y_pred)
-    return (c.tp + c.tn) / (c.tn + c.fp + c.fn + c.tp)
+for _fn in (precision, recall, f1):
+    _fn.__doc__ = (_fn.__doc__ or "") + "\n" + _SET_WISE_DOC
+
+
+def accuracy(
+    y_true: Any, y_pred: Any, *, normalize: bool = True, sample_weight: Any = None, labels: Any = None
+) -> float:
+    """Share (or, ``normalize=False``, number or weight) of rows predicted right:
+    ``sklearn.metrics.accuracy_score(y_true, y_pred, normalize=, sample_weight=)``.
+
+    Without ``labels`` or ``sample_weight``, labels must be 0/1 (as before:
+    one fused binary pass). ``labels`` (lockgate's, not scikit-learn's)
+    declares the classes and opts into any labels (multiclass, strings): a
+    value outside ``labels`` is then a ``ValueError``; with
+    ``sample_weight`` any labels are accepted too.
+    """
+    if labels is None and sample_weight is None:
+        c = _binary_counts(y_true, y_pred)
+        correct = c.tp + c.tn
+        return correct / (c.tn + c.fp + c.fn + c.tp) if normalize else float(correct)
+    counts = _multiclass.count_pairs(y_true, y_pred, sample_weight)
+    if labels is not None:
+        _multiclass.check_within(counts, labels)
+    return _multiclass.accuracy_of(counts, bool(normalize))
 
 
 # --------------------------------------------------------------------------

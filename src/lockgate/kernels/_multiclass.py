@@ -1,0 +1,373 @@
+"""Multiclass (and weighted) label counting: one k x k confusion matrix, then sklearn's arithmetic.
+
+``metrics.py``'s binary kernels keep their own fast paths; as soon as a caller
+passes ``labels``, ``average``, ``pos_label``, ``sample_weight``,
+``zero_division`` or ``normalize``, the counting metrics come here. One numba
+pass counts (or sums the weights of) every (true, predicted) pair into a
+matrix over the classes present, and every counting metric of scikit-learn
+(``confusion_matrix``, ``multilabel_confusion_matrix``'s tp/pred/true sums,
+``precision_recall_fscore_support``, ``accuracy_score``) is a few NumPy
+operations on that matrix, following scikit-learn 1.9's rules line for line
+(``_check_set_wise_labels``, ``_prf_divide``, ``_nanaverage``).
+
+Labels are not sorted or hashed: integer labels index the matrix by
+``value - min`` (one min/max pass first), which is why this is as fast as one
+``np.bincount``; other labels (strings, floats, integers spread over a huge
+range) are encoded with ``np.unique`` first, as scikit-learn does.
+
+Imports nothing from the rest of lockgate but the kernels' helpers.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from lockgate.kernels._compile import announce_compile, njit
+from lockgate.kernels._inputs import as_numpy, check_not_empty, check_same_length
+from lockgate.kernels._parallel import _in_halves
+
+# Integer labels index a (range x range) matrix directly while it stays this small.
+_MAX_DIRECT_CELLS = 1 << 16
+_SPLIT_MIN = 1 << 18
+
+AVERAGES = (None, "micro", "macro", "weighted")
+
+
+# --------------------------------------------------------------------------- numba passes
+
+
+@njit(nogil=True)
+def _int_range(truth, pred):
+    lo = truth[0]
+    hi = truth[0]
+    for i in range(truth.size):
+        x = truth[i]
+        lo = x if x < lo else lo
+        hi = x if x > hi else hi
+    for i in range(pred.size):
+        x = pred[i]
+        lo = x if x < lo else lo
+        hi = x if x > hi else hi
+    return np.int64(lo), np.int64(hi)
+
+
+@njit(nogil=True)
+def _pair_counts(truth, pred, lo, width):
+    """counts[(t - lo) * width + (p - lo)] += 1 over every row."""
+    counts = np.zeros(width * width, dtype=np.int64)
+    for i in range(truth.size):
+        counts[(np.int64(truth[i]) - lo) * width + (np.int64(pred[i]) - lo)] += 1
+    return counts
+
+
+@njit(nogil=True)
+def _pair_weights(truth, pred, weights, lo, width):
+    """(weight sums, row counts) per (t, p) cell, as ``_pair_counts``."""
+    sums = np.zeros(width * width, dtype=np.float64)
+    counts = np.zeros(width * width, dtype=np.int64)
+    for i in range(truth.size):
+        cell = (np.int64(truth[i]) - lo) * width + (np.int64(pred[i]) - lo)
+        sums[cell] += weights[i]
+        counts[cell] += 1
+    return sums, counts
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def as_class_labels(values: Any, name: str) -> np.ndarray:
+    """``values`` as a 1-D array of class labels: int64/int32/uint8 kept (bool as uint8),
+    other integers widened, floats and strings as they are; NaN/None is an error."""
+    array = as_numpy(values, name)
+    kind = array.dtype.kind
+    if kind == "b":
+        return np.ascontiguousarray(array.view(np.uint8))
+    if kind in "iu":
+        if array.dtype in (np.int64, np.int32, np.uint8):
+            return np.ascontiguousarray(array)
+        if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+            return array
+        return np.ascontiguousarray(array, dtype=np.int64)
+    if kind == "f":
+        if np.isnan(array).any():
+            raise ValueError(f"{name} contains NaN; drop or impute those rows first")
+        return array
+    if kind == "O" and any(v is None or (isinstance(v, float) and v != v) for v in array):
+        raise ValueError(f"{name} contains missing values (None/NaN); drop or impute those rows first")
+    return array
+
+
+def as_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
+    """``sample_weight`` as contiguous float64 of length n; NaN, inf and negatives are errors."""
+    weights = as_numpy(sample_weight, "sample_weight")
+    if weights.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must be numeric, got dtype {weights.dtype}")
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    if weights.size != n:
+        raise ValueError(f"sample_weight has {weights.size} values for {n} rows")
+    if not np.isfinite(weights).all():
+        raise ValueError("sample_weight contains NaN or infinity")
+    if (weights < 0).any():
+        raise ValueError("sample_weight contains negative values")
+    if weights.size and not weights.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weights
+
+
+def _check_kind_compatible(a: np.ndarray, b: np.ndarray) -> None:
+    numeric = {k in "biuf" for k in (a.dtype.kind, b.dtype.kind)}
+    if len(numeric) == 2:
+        raise ValueError("Mix of label input types (string and number)")
+
+
+def _is_integral(array: np.ndarray) -> bool:
+    return array.dtype.kind in "biu"
+
+
+class Counts(NamedTuple):
+    """A confusion matrix over the classes present in y_true or y_pred (sorted)."""
+
+    classes: np.ndarray  # sorted distinct labels of y_true and y_pred
+    matrix: np.ndarray  # matrix[i, j]: rows (or weight) with true classes[i], predicted classes[j]
+    true_present: np.ndarray  # bool per class: occurs in y_true
+    pred_present: np.ndarray  # bool per class: occurs in y_pred
+    weighted: bool
+    int_weights: bool  # sample_weight was of an integer dtype (scikit-learn then counts in int64)
+
+
+def count_pairs(y_true: Any, y_pred: Any, sample_weight: Any = None) -> Counts:
+    """The confusion matrix (counts, or weight sums) of y_true against y_pred over the present classes."""
+    truth = as_class_labels(y_true, "y_true")
+    pred = as_class_labels(y_pred, "y_pred")
+    check_same_length(truth, pred, ("y_true", "y_pred"))
+    check_not_empty(truth, "y_true")
+    _check_kind_compatible(truth, pred)
+    weights = None
+    int_weights = False
+    if sample_weight is not None:
+        int_weights = as_numpy(sample_weight, "sample_weight").dtype.kind in "biu"
+        weights = as_sample_weight(sample_weight, truth.size)
+    announce_compile(__file__)
+    direct = _direct_range(truth, pred)
+    if direct is not None:
+        lo, width = direct
+        classes = None
+        codes_true, codes_pred = truth, pred
+    else:
+        classes, codes = np.unique(np.concatenate([truth, pred]), return_inverse=True)
+        codes = codes.astype(np.int64)
+        codes_true, codes_pred = codes[: truth.size], codes[truth.size :]
+        lo, width = 0, classes.size
+    if weights is None:
+        parts = _in_halves(lambda s: _pair_counts(codes_true[s], codes_pred[s], lo, width), truth.size, _SPLIT_MIN)
+        counts = sum(parts[1:], parts[0])
+        sums = counts
+    else:
+        parts = _in_halves(
+            lambda s: _pair_weights(codes_true[s], codes_pred[s], weights[s], lo, width), truth.size, _SPLIT_MIN
+        )
+        sums = sum((p[0] for p in parts[1:]), parts[0][0])
+        counts = sum((p[1] for p in parts[1:]), parts[0][1])
+    counts = counts.reshape(width, width)
+    true_present = counts.sum(axis=1) > 0
+    pred_present = counts.sum(axis=0) > 0
+    present = np.flatnonzero(true_present | pred_present)
+    if classes is None:
+        classes = (lo + present).astype(truth.dtype if truth.dtype == pred.dtype else np.int64)
+    else:
+        classes = classes[present]
+    matrix = sums.reshape(width, width)[np.ix_(present, present)]
+    return Counts(classes, matrix, true_present[present], pred_present[present], weights is not None, int_weights)
+
+
+def _direct_range(truth: np.ndarray, pred: np.ndarray) -> tuple[int, int] | None:
+    """(min, width) when both are integer labels over a range small enough to index a matrix."""
+    if not (_is_integral(truth) and _is_integral(pred)) or truth.dtype == np.uint64 or pred.dtype == np.uint64:
+        return None
+    if truth.dtype != pred.dtype:  # one signature per dtype: widen the narrower
+        return None
+    lo, hi = _int_range(truth, pred)
+    width = int(hi) - int(lo) + 1
+    if width * width > _MAX_DIRECT_CELLS:
+        return None
+    return int(lo), width
+
+
+# --------------------------------------------------------------------------- sklearn's rules
+
+
+def target_type(counts: Counts) -> str:
+    """scikit-learn's ``_check_targets`` for 1-D labels: 'binary' up to two classes, else 'multiclass'."""
+    return "binary" if counts.classes.size <= 2 else "multiclass"
+
+
+def _present_list(counts: Counts) -> list[Any]:
+    return counts.classes.tolist()
+
+
+def index_of(counts: Counts, labels: Any) -> np.ndarray:
+    """Position of each label among the present classes, -1 for a label seen in neither array."""
+    wanted = np.asarray(labels)
+    if wanted.ndim != 1:
+        wanted = wanted.reshape(-1)
+    if wanted.size and counts.classes.size:
+        if (wanted.dtype.kind in "biuf") != (counts.classes.dtype.kind in "biuf"):
+            return np.full(wanted.size, -1, dtype=np.int64)
+    position = np.searchsorted(counts.classes, wanted)
+    position = np.minimum(position, max(counts.classes.size - 1, 0))
+    found = counts.classes[position] == wanted if counts.classes.size else np.zeros(wanted.size, dtype=bool)
+    return np.where(found, position, -1).astype(np.int64)
+
+
+def check_within(counts: Counts, labels: Any) -> None:
+    """Raise unless every class of y_true and y_pred is one of ``labels``."""
+    wanted = np.asarray(labels).reshape(-1)
+    declared = set(wanted.tolist())
+    unknown = [c for c in counts.classes.tolist() if c not in declared]
+    if unknown:
+        shown = ", ".join(repr(c) for c in unknown[:10])
+        raise ValueError(f"y_true or y_pred contains labels not in labels={wanted.tolist()}: {shown}")
+
+
+def _take(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """matrix[rows][:, cols] with zero rows/columns where an index is -1."""
+    padded = np.zeros((matrix.shape[0] + 1, matrix.shape[1] + 1), dtype=matrix.dtype)
+    padded[:-1, :-1] = matrix
+    return padded[np.ix_(rows, cols)]
+
+
+def full_confusion(counts: Counts, labels: Any = None, normalize: str | None = None) -> np.ndarray:
+    """``sklearn.metrics.confusion_matrix(y_true, y_pred, labels=, sample_weight=, normalize=)``."""
+    if normalize not in (None, "true", "pred", "all"):
+        raise ValueError(f"normalize must be one of {{'true', 'pred', 'all', None}}, got {normalize!r}")
+    if labels is None:
+        matrix = counts.matrix
+    else:
+        wanted = np.asarray(labels)
+        if wanted.size == 0:
+            raise ValueError("'labels' should contains at least one label.")
+        where = index_of(counts, wanted)
+        if not any(counts.true_present[i] for i in where.tolist() if i >= 0):
+            raise ValueError("At least one label specified must be in y_true")
+        matrix = _take(counts.matrix, where, where)
+    if counts.weighted:
+        matrix = matrix.astype(np.int64) if counts.int_weights else matrix.astype(np.float64)
+    if normalize is not None:
+        with np.errstate(all="ignore"):
+            if normalize == "true":
+                matrix = matrix / matrix.sum(axis=1, keepdims=True)
+            elif normalize == "pred":
+                matrix = matrix / matrix.sum(axis=0, keepdims=True)
+            else:
+                matrix = matrix / matrix.sum()
+            matrix = np.nan_to_num(matrix)
+    return matrix
+
+
+def check_zero_division(zero_division: Any) -> float:
+    """The value of a 0/0 score: 0.0, 1.0 or NaN (scikit-learn's ``zero_division``)."""
+    if isinstance(zero_division, str) or zero_division not in (0, 1) and not (
+        isinstance(zero_division, float) and math.isnan(zero_division)
+    ):
+        raise ValueError(f"zero_division must be 0, 1 or np.nan, got {zero_division!r}")
+    return float(zero_division)
+
+
+def set_wise_labels(counts: Counts, average: Any, labels: Any, pos_label: Any) -> Any:
+    """scikit-learn's ``_check_set_wise_labels``: the labels to score, or None for all."""
+    if average not in AVERAGES and average != "binary":
+        raise ValueError(f"average has to be one of {(None, 'micro', 'macro', 'weighted', 'samples')}")
+    kind = target_type(counts)
+    present = _present_list(counts)
+    if average == "binary":
+        if kind == "binary":
+            if pos_label not in present and len(present) >= 2:
+                raise ValueError(f"pos_label={pos_label!r} is not a valid label. It should be one of {present}")
+            return [pos_label]
+        raise ValueError(
+            "Target is multiclass but average='binary'. Please choose another average setting, "
+            f"one of {[None, 'micro', 'macro', 'weighted']}."
+        )
+    if pos_label not in (None, 1):
+        warnings.warn(
+            f"Note that pos_label (set to {pos_label!r}) is ignored when average != 'binary' "
+            f"(got {average!r}). You may use labels=[pos_label] to specify a single positive class.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return labels
+
+
+class Sums(NamedTuple):
+    tp: np.ndarray
+    pred: np.ndarray
+    true: np.ndarray
+
+
+def per_label_sums(counts: Counts, labels: Any) -> Sums:
+    """tp, predicted and true totals per label (all present classes when ``labels`` is None)."""
+    diagonal = np.diagonal(counts.matrix)
+    pred = counts.matrix.sum(axis=0)
+    true = counts.matrix.sum(axis=1)
+    if labels is None:
+        return Sums(diagonal, pred, true)
+    where = index_of(counts, labels)
+    pad = lambda a: np.append(a, np.zeros(1, dtype=a.dtype))[where]  # noqa: E731
+    return Sums(pad(diagonal), pad(pred), pad(true))
+
+
+def _divide(numerator: np.ndarray, denominator: np.ndarray, zero_value: float) -> np.ndarray:
+    mask = denominator == 0
+    denominator = np.where(mask, 1, denominator)
+    result = numerator.astype(np.float64) / denominator
+    result[mask] = zero_value
+    return result
+
+
+def nanaverage(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """scikit-learn's ``_nanaverage``: NaN entries ignored; all-zero weights ignored."""
+    if values.shape[0] == 0:
+        return float("nan")
+    mask = np.isnan(values)
+    if mask.all():
+        return float("nan")
+    if weights is None:
+        return float(np.mean(values[~mask]))
+    kept, w = values[~mask], np.asarray(weights, dtype=np.float64)[~mask]
+    if w.sum() == 0:
+        return float(np.average(kept))
+    return float(np.average(kept, weights=w))
+
+
+def prf(
+    counts: Counts, *, labels: Any, pos_label: Any, average: Any, zero_division: Any
+) -> tuple[Any, Any, Any]:
+    """(precision, recall, F1) as ``sklearn.metrics.precision_recall_fscore_support`` (beta=1)."""
+    zero_value = check_zero_division(zero_division)
+    chosen = set_wise_labels(counts, average, labels, pos_label)
+    sums = per_label_sums(counts, chosen)
+    tp, pred, true = sums
+    if average == "micro":
+        tp, pred, true = (np.array([a.sum()]) for a in (tp, pred, true))
+    precision = _divide(tp, pred, zero_value)
+    recall = _divide(tp, true, zero_value)
+    f_score = _divide(2.0 * tp.astype(np.float64), true.astype(np.float64) + pred, zero_value)
+    if average is None:
+        return precision, recall, f_score
+    weights = true if average == "weighted" else None
+    return nanaverage(precision, weights), nanaverage(recall, weights), nanaverage(f_score, weights)
+
+
+def accuracy_of(counts: Counts, normalize: bool) -> float:
+    """``sklearn.metrics.accuracy_score(y_true, y_pred, normalize=, sample_weight=)``."""
+    correct = np.trace(counts.matrix)
+    if not normalize:
+        return float(correct)
+    total = counts.matrix.sum()
+    if counts.weighted and total == 0:
+        raise ZeroDivisionError("Weights sum to zero, can't be normalized")
+    return float(correct / total)
