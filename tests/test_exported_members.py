@@ -20,6 +20,9 @@ def test_kernels_api_is_pinned():
         "accuracy", "log_loss", "mae", "rmse", "r2", "ks_2samp", "wasserstein", "psi",
         "jensen_shannon", "chi2", "z_test", "psi_categorical", "jensen_shannon_categorical",
         "drift_table", "DriftResult", "profile", "Profile", "streaming_drift",
+        "group_metrics", "GroupMetrics", "demographic_parity_difference", "demographic_parity_ratio",
+        "equalized_odds_difference", "equalized_odds_ratio", "equal_opportunity_difference",
+        "equal_opportunity_ratio", "bootstrap_disparities", "permutation_importance",
     ])
     for name in lockgate.kernels.__all__:
         assert callable(getattr(lockgate.kernels, name)), name

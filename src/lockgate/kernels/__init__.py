@@ -41,6 +41,18 @@ _EXPORTS = {
     "Profile": "table",
     # bounded-memory drift over parquet batches (streaming.py)
     "streaming_drift": "streaming",
+    # group fairness, fairlearn's semantics (fairness.py)
+    "group_metrics": "fairness",
+    "GroupMetrics": "fairness",
+    "demographic_parity_difference": "fairness",
+    "demographic_parity_ratio": "fairness",
+    "equalized_odds_difference": "fairness",
+    "equalized_odds_ratio": "fairness",
+    "equal_opportunity_difference": "fairness",
+    "equal_opportunity_ratio": "fairness",
+    "bootstrap_disparities": "fairness",
+    # permutation importance, scikit-learn's permutations (importance.py)
+    "permutation_importance": "importance",
 }
 
 __all__ = sorted(_EXPORTS)
