@@ -13,6 +13,8 @@ BUILTIN_STEPS: tuple[str, ...] = (
     "drift",
     "validate",
     "promote",
+    "fairness",
+    "explain",
 )
 """Names accepted by ``uses:``. Each step's ``with:`` schema lives with the step."""
 

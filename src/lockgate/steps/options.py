@@ -140,6 +140,37 @@ class PromoteOptions(_Options):
     alias: str = Field("production", pattern=r"^[A-Za-z_]\w*$")
 
 
+class FairnessOptions(_Options):
+    """Group fairness of a model's decisions (fairlearn's metrics), or bias in the data itself:
+    group shares and base rates, and their change against a reference table."""
+
+    sensitive: list[str] = Field(min_length=1, description="Sensitive columns (each one measured apart).")
+    target: str | None = Field(None, description="Label column (absent: shares and selection rates only).")
+    intersections: bool = Field(False, description="Also measure the combinations of the sensitive columns.")
+    threshold: float = Field(0.5, ge=0, le=1, description="Score at or above which the decision is positive.")
+    min_group_size: int = Field(30, ge=0, description="Smaller groups are flagged (kept, never dropped).")
+    pos_label: int | bool = Field(1, description="The favourable (positive) label and decision.")
+    prediction_column: str | None = Field(None, description="A scored table's decision column (no model needed).")
+    score_column: str | None = Field(None, description="A scored table's score column (ROC AUC per group).")
+    n_resamples: int = Field(1000, ge=0, description="Bootstrap resamples for the disparities' intervals (0: none).")
+    confidence: float = Field(0.95, gt=0, lt=1, description="Width of the bootstrap intervals.")
+    seed: int = Field(0, description="Seed of the bootstrap.")
+    trust_pickle: bool = Field(False, description=TRUST_PICKLE)
+
+
+class ExplainOptions(_Options):
+    """What drives a model's decisions: permutation importance (scikit-learn's, exactly) or
+    mean |SHAP| for tree models; with a `current` table, attribution drift."""
+
+    target: str = Field(description="Label column.")
+    method: Literal["permutation", "shap"] = Field("permutation", description="shap needs lockgate[explain].")
+    scoring: str | None = Field(None, description="Scorer name (default: roc_auc, or r2 for a regressor).")
+    n_repeats: int = Field(5, ge=1, description="Permutations per feature.")
+    seed: int = Field(0, description="random_state of the permutations.")
+    max_rows: int | None = Field(None, ge=1, description="shap: explain at most this many rows (the first ones).")
+    trust_pickle: bool = Field(False, description=TRUST_PICKLE)
+
+
 OPTIONS: dict[str, type[_Options]] = {
     "split": SplitOptions,
     "train": TrainOptions,
@@ -148,6 +179,8 @@ OPTIONS: dict[str, type[_Options]] = {
     "drift": DriftOptions,
     "validate": ValidateOptions,
     "promote": PromoteOptions,
+    "fairness": FairnessOptions,
+    "explain": ExplainOptions,
 }
 
 INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -159,6 +192,8 @@ INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "drift": (("reference", "current"), ()),
     "validate": (("table",), ()),
     "promote": (("model",), ("metrics",)),
+    "fairness": (("table",), ("model", "reference")),
+    "explain": (("model", "table"), ("current",)),
 }
 
 OUTPUTS: dict[str, tuple[int, int]] = {
@@ -170,6 +205,8 @@ OUTPUTS: dict[str, tuple[int, int]] = {
     "drift": (1, 1),
     "validate": (0, 1),
     "promote": (0, 1),
+    "fairness": (1, 2),  # metrics, then (optionally) the group table
+    "explain": (1, 2),  # metrics, then (optionally) the importance table
 }
 
 
