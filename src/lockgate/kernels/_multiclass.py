@@ -371,3 +371,88 @@ def accuracy_of(counts: Counts, normalize: bool) -> float:
     if counts.weighted and total == 0:
         raise ZeroDivisionError("Weights sum to zero, can't be normalized")
     return float(correct / total)
+
+
+# --------------------------------------------------------------------------- log loss
+
+
+def probabilities(p: Any) -> np.ndarray:
+    """``p`` as scikit-learn's ``check_array`` leaves it: float16/32/64 kept, anything else float64."""
+    array = p.to_numpy() if hasattr(p, "to_numpy") and not isinstance(p, np.ndarray) else np.asarray(p)
+    if array.dtype not in (np.float16, np.float32, np.float64):
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"p must be numeric, got dtype {array.dtype}")
+        array = array.astype(np.float64)
+    if array.ndim not in (1, 2):
+        raise ValueError(f"p must be 1-D (P(class 1)) or 2-D (one column per class), got shape {array.shape}")
+    if np.isnan(array).any():
+        raise ValueError("p contains NaN; drop or impute those rows first")
+    if array.size and array.max() > 1:
+        raise ValueError(f"p contains values greater than 1: {array.max()}")
+    if array.size and array.min() < 0:
+        raise ValueError(f"p contains values lower than 0: {array.min()}")
+    return array
+
+
+def _log_loss_classes(truth: np.ndarray, labels: Any) -> np.ndarray:
+    """scikit-learn's ``_one_hot_encoding_multiclass_target``: the sorted classes, its errors and warning."""
+    if labels is not None:
+        given = np.asarray(labels).reshape(-1)
+        classes = np.unique(given)
+        if classes.size != given.size or not np.array_equal(classes, given):
+            warnings.warn(
+                f"Labels passed were {given}. But this function assumes labels are ordered lexicographically. "
+                f"Pass the ordered labels={classes.tolist()} and ensure that the columns of y_prob correspond "
+                "to this ordering.",
+                UserWarning,
+                stacklevel=4,
+            )
+        undeclared = set(np.unique(truth).tolist()) - set(classes.tolist())
+        if undeclared:
+            raise ValueError(f"y_true contains values {undeclared} not belonging to the passed labels {given}.")
+    else:
+        classes = np.unique(truth)
+    if classes.size == 1:
+        if labels is None:
+            raise ValueError(
+                f"y_true contains only one label ({classes[0]}). Please provide the list of all expected class "
+                "labels explicitly through the labels argument."
+            )
+        raise ValueError(f"The labels array needs to contain at least two labels, got {classes}.")
+    return classes
+
+
+def log_loss(y_true: Any, p: np.ndarray, labels: Any, sample_weight: Any) -> float:
+    """``sklearn.metrics.log_loss(y_true, p, labels=, sample_weight=)`` with scikit-learn's own NumPy
+    operations in ``p``'s dtype (float16 and float32 included, so the result is the same to the bit)."""
+    truth = as_class_labels(y_true, "y_true")
+    check_same_length(truth, p, ("y_true", "p"))
+    check_not_empty(truth, "y_true")
+    weights = None
+    if sample_weight is not None:
+        as_sample_weight(sample_weight, truth.size)  # validates
+        weights = np.asarray(as_numpy(sample_weight, "sample_weight"))
+    classes = _log_loss_classes(truth, labels)
+    proba = p[:, None] if p.ndim == 1 else p
+    if proba.shape[1] == 1:
+        proba = np.concatenate([1 - proba, proba], axis=1)
+    eps = np.finfo(proba.dtype).eps
+    if not np.all(np.isclose(proba.sum(axis=1), np.asarray(1, dtype=proba.dtype), rtol=math.sqrt(eps))):
+        warnings.warn("The y_prob values do not sum to one. Make sure to pass probabilities.", UserWarning,
+                      stacklevel=3)
+    if classes.size != proba.shape[1]:
+        if labels is None:
+            raise ValueError(
+                f"y_true and y_prob contain different number of classes: {classes.size} vs {proba.shape[1]}. "
+                f"Please provide the true labels explicitly through the labels argument. Classes found in "
+                f"y_true: {classes}"
+            )
+        raise ValueError(f"The number of classes in labels is different from that in y_prob. Classes found in "
+                         f"labels: {classes}")
+    one_hot = (np.searchsorted(classes, truth)[:, None] == np.arange(classes.size)[None, :]).astype(proba.dtype)
+    clipped = np.clip(proba, eps, 1 - eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = one_hot * np.log(clipped)
+    terms = np.where(one_hot == 0.0, np.asarray(0.0, dtype=terms.dtype), terms)
+    loss = -np.sum(terms, axis=1)
+    return float(np.average(loss, weights=weights))

@@ -655,6 +655,22 @@ def _log_loss_sums(labels, proba, eps, one):
     return near_total.sum() - (log_mantissas + exponents.sum() * _LN2), n_pos, bad
 
 
+def _binary_log_loss_labels(y_true: Any, proba: np.ndarray, labels: Any) -> None:
+    """A 1-D p is P(class 1): y_true must hold 0/1 and labels be [0, 1] (or None)."""
+    truth = as_labels(y_true, "y_true")
+    check_same_length(truth, proba, ("y_true", "p"))
+    check_not_empty(truth, "y_true")
+    if np.any((truth != 0) & (truth != 1)):
+        raise ValueError(describe_bad_labels(y_true, "y_true"))
+    if labels is not None and sorted(as_numpy(labels, "labels").tolist()) != [0, 1]:
+        raise ValueError(f"labels must be [0, 1] for a binary log loss, got {labels!r}")
+    if labels is None and (truth.all() or not truth.any()):
+        raise ValueError(
+            f"y_true contains only one label ({int(truth[0])}). Please provide the list of "
+            "all expected class labels explicitly through the labels argument."
+        )
+
+
 def _describe_bad_proba(proba: np.ndarray) -> str:
     if np.isnan(proba).any():
         return "p contains NaN; drop or impute those rows first"
@@ -663,12 +679,28 @@ def _describe_bad_proba(proba: np.ndarray) -> str:
     return f"p contains values lower than 0: {proba.min()}; pass P(class 1), not a score"
 
 
-def log_loss(y_true: Any, p: Any, *, labels: Any = None) -> float:
-    """Mean binary cross-entropy, equal to ``sklearn.metrics.log_loss(y_true, p)``.
+def log_loss(y_true: Any, p: Any, *, labels: Any = None, sample_weight: Any = None) -> float:
+    """Mean cross-entropy, equal to ``sklearn.metrics.log_loss(y_true, p, labels=, sample_weight=)``.
 
-    ``p`` is P(class 1) per row. As in scikit-learn, a ``y_true`` holding one
-    class is an error unless ``labels=[0, 1]`` says both classes exist.
+    A 1-D ``p`` is P(class 1) of 0/1 labels: as in scikit-learn, a ``y_true``
+    holding one class is an error unless ``labels=[0, 1]`` says both classes
+    exist (other labels are an error). A 2-D ``p`` has one column per class,
+    in the sorted order of ``labels`` (default: the classes of ``y_true``),
+    any labels, two classes or more. p is clipped to [eps, 1 - eps] with eps
+    of p's own dtype (float16, float32 or float64), as scikit-learn.
+
+    float32/float64 0/1 labels without weights take one fused numba pass
+    (float32 then accumulates in float64, ~1e-6 from scikit-learn's float32
+    sum); 2-D, weighted or float16 inputs repeat scikit-learn's own NumPy
+    operations in p's dtype, so they agree to the bit.
     """
+    raw = np.asarray(p) if isinstance(p, (np.ndarray, list, tuple)) else as_numpy(p, "p")
+    if raw.ndim == 2 or raw.dtype == np.float16 or sample_weight is not None:
+        proba = _multiclass.probabilities(raw)
+        if proba.ndim == 1:
+            _binary_log_loss_labels(y_true, proba, labels)
+            labels = [0, 1]
+        return _multiclass.log_loss(y_true, proba, labels, sample_weight)
     truth = as_labels(y_true, "y_true")
     proba = as_scores(p, "p")
     check_same_length(truth, proba, ("y_true", "p"))
@@ -764,24 +796,59 @@ def _regression_inputs(y_true: Any, y_pred: Any) -> tuple[np.ndarray, float, flo
     return truth, sum_abs, sum_sq
 
 
-def mae(y_true: Any, y_pred: Any) -> float:
+def _weighted_regression(y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Validated float64 truth, its weights, and (sum w|r|, sum w r², sum w) of the residuals r."""
+    truth = as_scores(y_true, "y_true").astype(np.float64, copy=False)
+    pred = as_scores(y_pred, "y_pred").astype(np.float64, copy=False)
+    check_same_length(truth, pred, ("y_true", "y_pred"))
+    check_not_empty(truth, "y_true")
+    weights = _multiclass.as_sample_weight(sample_weight, truth.size)
+    announce_compile(_weights.__file__)
+    sums = _weights.weighted_residuals(truth, pred, weights)
+    if not math.isfinite(sums[0]):
+        _check_finite(truth, "y_true")
+        _check_finite(pred, "y_pred")
+    return truth, weights, sums
+
+
+_WEIGHTED_DOC = """
+    ``sample_weight`` (non-negative, not all zero) weights each row as
+    ``np.average(..., weights=sample_weight)`` does in scikit-learn.
+"""
+
+
+def mae(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
     """Mean absolute error, equal to ``sklearn.metrics.mean_absolute_error``."""
+    if sample_weight is not None:
+        _, _, (sum_abs, _, sum_w) = _weighted_regression(y_true, y_pred, sample_weight)
+        return sum_abs / sum_w
     truth, sum_abs, _ = _regression_inputs(y_true, y_pred)
     return sum_abs / truth.size
 
 
-def rmse(y_true: Any, y_pred: Any) -> float:
+def rmse(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
     """Root mean squared error, equal to ``sklearn.metrics.root_mean_squared_error``."""
+    if sample_weight is not None:
+        _, _, (_, sum_sq, sum_w) = _weighted_regression(y_true, y_pred, sample_weight)
+        return math.sqrt(sum_sq / sum_w)
     truth, _, sum_sq = _regression_inputs(y_true, y_pred)
     return math.sqrt(sum_sq / truth.size)
 
 
-def r2(y_true: Any, y_pred: Any) -> float:
+def r2(y_true: Any, y_pred: Any, *, sample_weight: Any = None) -> float:
     """Coefficient of determination, equal to ``sklearn.metrics.r2_score``.
 
     As in scikit-learn: NaN (with a warning) for fewer than two rows; for a
     constant ``y_true``, 1.0 when the predictions are exact and 0.0 otherwise.
     """
+    if sample_weight is not None:
+        truth, weights, (_, residual, _) = _weighted_regression(y_true, y_pred, sample_weight)
+        if truth.size < 2:
+            warnings.warn("R^2 score is not well-defined with less than two samples.", UserWarning, stacklevel=2)
+            return float("nan")
+        center = float(np.average(truth, weights=weights))
+        total = _weights.weighted_deviations(truth, center, weights)
+        return _r2_of(residual, total)
     truth, _, residual = _regression_inputs(y_true, y_pred)
     if truth.size < 2:
         warnings.warn("R^2 score is not well-defined with less than two samples.", UserWarning, stacklevel=2)
@@ -790,8 +857,17 @@ def r2(y_true: Any, y_pred: Any) -> float:
     # y_true counts as constant (deviations exactly 0) hangs on its last bit.
     center = float(truth.mean(dtype=np.float64))
     total = sum(_in_halves(lambda s: _squared_deviations(truth[s], center), truth.size, _SPLIT_MIN_PASS))
+    return _r2_of(residual, total)
+
+
+def _r2_of(residual: float, total: float) -> float:
+    """scikit-learn's ``force_finite`` rule: exact predictions 1.0, constant truth 0.0."""
     if residual == 0:
         return 1.0
     if total == 0:
         return 0.0
     return 1.0 - residual / total
+
+
+for _fn in (mae, rmse, r2):
+    _fn.__doc__ = (_fn.__doc__ or "") + "\n" + _WEIGHTED_DOC
