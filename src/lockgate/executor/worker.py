@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,15 @@ def terminate_running(grace: float = 3.0, *, refuse_new: bool = False) -> None:
             _RUNNING_LOCK.wait(wait)
         for proc in left:
             _signal_group(proc, signal.SIGKILL)
+
+
+def start_unless_stopped(start: Callable[[], None]) -> None:
+    """``start()`` unless the run was interrupted (then :class:`Interrupted`), under the
+    lock an interrupt takes: a stage handed to a worker process (``executor.procpool``)
+    either starts before :func:`terminate_running` returns, or never."""
+    with _RUNNING_LOCK:
+        _refuse_if_stopped()
+        start()
 
 
 def accept_new_stages() -> None:
@@ -282,6 +291,16 @@ def run_job(job: Job) -> JobResult:
             log.flush()
             stats.close()
     return _finish(result, start, log_path)
+
+
+def ended_elsewhere(job: Job, error: str, *, duration: float = 0.0, cancelled: bool = False) -> JobResult:
+    """The result of a job whose ``run_job`` never answered: the worker process running it
+    died (or was stopped). The stage's log holds what it wrote until then."""
+    result = JobResult(ok=False, error=error, cancelled=cancelled)
+    tail = _tail(Path(job.log_path))
+    result.log_tail = "" if tail.strip() == error.strip() else tail
+    result.duration = duration
+    return result
 
 
 def _ended_process(job: Job, exc: BaseException) -> str:
