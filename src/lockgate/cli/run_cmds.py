@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -71,64 +73,85 @@ def run(obj: Obj, args, jobs, force, dry_run, keep_going, downstream, overrides,
     """
     from lockgate.cli.signals import install_interrupts
 
-    # First of all: a Ctrl-C or SIGTERM while specs load and modules import (seconds on a
-    # big repository) exits as cleanly as one during the run, with no traceback.
-    interrupts = install_interrupts()
-    executor = None
-    started = False
-    try:
-        from lockgate.cli.render import RunDisplay
-        from lockgate.executor.local import LocalExecutor
+    interrupts = install_interrupts()  # first: a Ctrl-C while specs load exits as cleanly as one mid-run
+    live = _LiveRun(obj.project, quiet=as_json)
+    with live.interruptible(interrupts):
         from lockgate.executor.runner import RunOptions
-        from lockgate.executor.session import SessionResult, run_session
 
-        project = obj.project
         pipelines, stages = split_targets(obj, args)
-        loaded = project.load_all(pipelines, overrides)
+        loaded = obj.project.load_all(pipelines, overrides)
         if stages and len(loaded) > 1:
             loaded = []  # stage names need their pipeline named first (split_targets says so)
-        ci_run = CiRun.start(project, ci=ci, frozen=frozen, base=base, summary=summary_file)
+        ci_run = CiRun.start(obj.project, ci=ci, frozen=frozen, base=base, summary=summary_file)
         options = RunOptions(tuple(stages), force, dry_run, keep_going, downstream, allow_promote=allow_promote)
+        live.run(loaded, options, executor_name, jobs, wait=not no_wait, experiment_name=name,
+                 pull_first=pull_first and not dry_run)
+    code = live.report(dry_run=dry_run)
+    if ci_run is not None:  # --ci/--frozen/--base/--summary: lock-is-stale check, then the summary
+        code = ci_run.finish(loaded, live.result.outcomes, code, quiet=as_json)
+    sys.exit(code)
+
+
+class _LiveRun:
+    """One `lockgate run` as the terminal sees it: the executor, the live display, the
+    session, and the report at the end (or the clean exit after Ctrl-C or SIGTERM)."""
+
+    def __init__(self, project, *, quiet: bool) -> None:
+        self.project = project
+        self.quiet = quiet
+        self.executor = None  # set once the run begins
+        self.display = None
+        self.result = None  # the session's outcomes, filled in as stages end
+
+    @contextmanager
+    def interruptible(self, interrupts) -> Iterator[None]:
+        try:
+            yield
+        except KeyboardInterrupt:
+            # The lock was written by the runner; a `call` stage still running in a thread
+            # cannot be stopped, and only ever writes temporary files: do not wait for it.
+            if self.executor is not None:
+                self.executor.close(wait=False)
+            click.echo("interrupted: finished stages are recorded; cache and lock are consistent"
+                       if self.executor is not None else "interrupted before the run began; nothing ran", err=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(interrupts.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
+
+    def run(self, loaded, options, executor_name: str, jobs: int | None, *, wait: bool,
+            experiment_name: str | None, pull_first: bool) -> None:
+        from lockgate.cli.render import RunDisplay
+        from lockgate.executor.local import LocalExecutor
+        from lockgate.executor.session import SessionResult, run_session
+
+        self.result = SessionResult()
         # Progress goes to stderr while the run goes on; the record goes to stdout at
         # the end; neither repeats the other (see lockgate.cli.render).
-        display = RunDisplay(quiet=as_json)
-        result = SessionResult()
+        self.display = RunDisplay(quiet=self.quiet)
         local = executor_name == "local"
-        executor = LocalExecutor(jobs) if local else _make_executor(executor_name, jobs, dry_run)
-        started = True
-        with display:
-            run_session(project, loaded, executor, options, on_event=display.event, wait=not no_wait,
-                        on_wait=display.waiting, experiment_name=name,
-                        before=(lambda: _pull_missing(project)) if pull_first and not dry_run else None,
-                        result=result)
-    except KeyboardInterrupt:
-        # The lock was written by the runner; a `call` stage still running in a thread
-        # cannot be stopped, and only ever writes temporary files: do not wait for it.
-        if executor is not None:
-            executor.close(wait=False)
-        click.echo("interrupted: finished stages are recorded; cache and lock are consistent" if started
-                   else "interrupted before the run began; nothing ran", err=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(interrupts.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
-    executor.close()
-    outcomes = result.outcomes
-    code = result.exit_code
-    if as_json:
-        data = {"stages": [o.to_dict() for o in outcomes], "exit_code": code}
+        self.executor = LocalExecutor(jobs) if local else _make_executor(executor_name, jobs, options.dry_run)
+        with self.display:
+            run_session(self.project, loaded, self.executor, options, on_event=self.display.event, wait=wait,
+                        on_wait=self.display.waiting, experiment_name=experiment_name,
+                        before=(lambda: _pull_missing(self.project)) if pull_first else None, result=self.result)
+        self.executor.close()
+
+    def report(self, *, dry_run: bool) -> int:
+        """The record on stdout (the summary, or JSON); returns the exit code."""
+        result = self.result
+        if self.quiet:
+            data = {"stages": [o.to_dict() for o in result.outcomes], "exit_code": result.exit_code}
+            if result.experiment is not None:
+                data["experiment"] = result.experiment.name
+            click.echo(json.dumps(data, indent=2))
+        else:
+            self.display.summary(result.outcomes, dry_run=dry_run)
         if result.experiment is not None:
-            data["experiment"] = result.experiment.name
-        click.echo(json.dumps(data, indent=2))
-    else:
-        display.summary(outcomes, dry_run=dry_run)
-    if result.experiment is not None:
-        exp_name = result.experiment.name
-        click.echo(f"experiment '{exp_name}' ({' '.join(result.experiment.overrides)}): the workspace's "
-                   f"locks, params and registry are unchanged; `lockgate exp diff {exp_name}` compares, "
-                   f"`lockgate exp apply {exp_name}` keeps it", err=True)
-    if ci_run is not None:  # --ci/--frozen/--base/--summary: lock-is-stale check, then the summary
-        code = ci_run.finish(loaded, outcomes, code, quiet=as_json)
-    sys.exit(code)
+            name = result.experiment.name
+            click.echo(f"experiment '{name}' ({' '.join(result.experiment.overrides)}): the workspace's "
+                       f"locks, params and registry are unchanged; `lockgate exp diff {name}` compares, "
+                       f"`lockgate exp apply {name}` keeps it", err=True)
+        return result.exit_code
 
 
 def _tracked_changes(project) -> list[tuple[str, str]]:
