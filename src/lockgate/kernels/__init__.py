@@ -31,6 +31,7 @@ _EXPORTS = {
     "psi": "drift",
     "jensen_shannon": "drift",
     "chi2": "drift",
+    "chisquare": "drift",
     "z_test": "drift",
     "psi_categorical": "drift",
     "jensen_shannon_categorical": "drift",

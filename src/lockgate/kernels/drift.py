@@ -36,7 +36,7 @@ from lockgate.kernels._compile import announce_compile, njit
 from lockgate.kernels._inputs import as_float, as_numpy
 from lockgate.kernels._parallel import _both
 from lockgate.kernels._sort import _key_value, _sort_key, sorted_keys
-from lockgate.kernels.ks_pvalue import KsMethod, check_ks_method, ks_pvalue
+from lockgate.kernels.ks_pvalue import KsAlternative, KsMethod, check_ks_alternative, check_ks_method, ks_pvalue
 # tests/kernels/test_drift.py and test_sort.py check kstwo_sf as drift._kstwo_sf
 from lockgate.kernels.ks_pvalue import kstwo_sf as _kstwo_sf  # noqa: F401
 
@@ -419,11 +419,16 @@ def ks_from_sorted(a: np.ndarray, b: np.ndarray, method: KsMethod = "auto") -> t
     return _ks_result(len(a), len(b), hi, lo, method)
 
 
-def _ks_result(n1: int, n2: int, hi: float, lo: float, method: str) -> tuple[float, float]:
+def _ks_result(
+    n1: int, n2: int, hi: float, lo: float, method: str, alternative: str = "two-sided"
+) -> tuple[float, float]:
     """SciPy's ``ks_2samp`` from the extremes of ECDF(a) - ECDF(b): (statistic, p-value)."""
     min_s = min(max(-lo, 0.0), 1.0)
-    d = min_s if min_s > hi else hi
-    return ks_pvalue(n1, n2, d, method)
+    if alternative == "less" or (alternative == "two-sided" and min_s > hi):
+        d = min_s
+    else:
+        d = hi
+    return ks_pvalue(n1, n2, d, method, alternative)
 
 
 def _sorted_pair(reference: Any, current: Any) -> tuple[np.ndarray, int, np.ndarray, int]:
@@ -455,14 +460,34 @@ def _check_kept(ref_size: int, n1: int, cur_size: int, n2: int) -> None:
 # --------------------------------------------------------------------------- public numeric
 
 
-def ks_2samp(reference: Any, current: Any, method: KsMethod = "auto") -> tuple[float, float]:
-    """Two-sided two-sample Kolmogorov-Smirnov test: ``scipy.stats.ks_2samp(ref, cur, method=...)``.
+def ks_2samp(
+    reference: Any,
+    current: Any,
+    method: KsMethod = "auto",
+    *,
+    alternative: KsAlternative = "two-sided",
+    nan_policy: str = "omit",
+) -> tuple[float, float]:
+    """Two-sample Kolmogorov-Smirnov test: ``scipy.stats.ks_2samp(ref, cur, alternative, method, nan_policy)``.
 
-    NaN (and nulls) are dropped from both samples first.
+    ``alternative``: ``"two-sided"``, ``"less"`` or ``"greater"`` (SciPy's
+    meaning: "greater" tests whether the reference's CDF lies above the
+    current one's), exact or asymptotic as SciPy's ``method`` chooses.
+    ``nan_policy`` defaults to ``"omit"`` (drift drops NaN and nulls and
+    counts them; SciPy's default is ``"propagate"``); ``"propagate"`` returns
+    (nan, nan) when either sample holds NaN, ``"raise"`` raises. A sample
+    left empty after omitting is a ``ValueError`` (SciPy returns NaN).
     """
     check_ks_method(method)
+    check_ks_alternative(alternative)
+    if nan_policy not in ("propagate", "raise", "omit"):
+        raise ValueError(f"nan_policy must be one of {{'propagate', 'raise', 'omit'}}, got {nan_policy!r}")
     ref = as_float(reference, "reference")
     cur = as_float(current, "current")
+    if nan_policy != "omit" and (np.isnan(ref).any() or np.isnan(cur).any()):
+        if nan_policy == "raise":
+            raise ValueError("The input contains nan values")
+        return float("nan"), float("nan")
     if ref.size + cur.size < _SPLIT_MIN:
         a, n1, b, n2 = _sorted_pair(ref, cur)
         hi_i, hi_j, lo_i, lo_j = _ks_keys(a, b, n1, n2)
@@ -471,7 +496,7 @@ def ks_2samp(reference: Any, current: Any, method: KsMethod = "auto") -> tuple[f
         n1, n2, hi_i, hi_j, lo_i, lo_j = _buckets.ks_extreme_points(ref, cur)
         _check_kept(ref.size, n1, cur.size, n2)
     # the same float expression SciPy evaluates at the extreme points
-    return _ks_result(n1, n2, hi_i / n1 - hi_j / n2, lo_i / n1 - lo_j / n2, method)
+    return _ks_result(n1, n2, hi_i / n1 - hi_j / n2, lo_i / n1 - lo_j / n2, method, alternative)
 
 
 def wasserstein_from_sorted(a: np.ndarray, b: np.ndarray) -> float:
@@ -493,10 +518,76 @@ def wasserstein_sorted_ref(a: np.ndarray, b: np.ndarray) -> float:
     return wasserstein_from_sorted(a, np.sort(b))
 
 
-def wasserstein(reference: Any, current: Any) -> float:
-    """First Wasserstein distance: ``scipy.stats.wasserstein_distance(ref, cur)`` (unweighted)."""
+def wasserstein(reference: Any, current: Any, *, u_weights: Any = None, v_weights: Any = None) -> float:
+    """First Wasserstein distance: ``scipy.stats.wasserstein_distance(ref, cur, u_weights, v_weights)``.
+
+    NaN (and nulls) are dropped first (with their weights). Infinite values
+    give what SciPy gives: inf when one side reaches further, and NaN with
+    SciPy's ``RuntimeWarning`` (inf - inf) when both reach the same infinity.
+    Weights are non-negative with a positive finite sum per side, as SciPy
+    checks; weighted inputs repeat SciPy's ``_cdf_distance`` operations.
+    """
+    if u_weights is not None or v_weights is not None:
+        ref, u = _weighted_sample(reference, u_weights, "reference")
+        cur, v = _weighted_sample(current, v_weights, "current")
+        return _cdf_distance(ref, cur, u, v)
     a, n1, b, n2 = _sorted_pair(reference, current)
+    ends = np.array([a[0], a[n1 - 1], b[0], b[n2 - 1]], dtype=np.uint64)
+    if not np.isfinite(_key_values(ends)).all():
+        ref, _ = clean_numeric(reference, "reference")
+        cur, _ = clean_numeric(current, "current")
+        return _cdf_distance(ref, cur, None, None)
     return float(_wasserstein_keys(a, b, n1, n2))
+
+
+def _key_values(keys: np.ndarray) -> np.ndarray:
+    """The floats that sort keys came from (``_sort._key_value``, vectorised)."""
+    positive = keys >> np.uint64(63)
+    return (keys ^ (np.uint64(1 << 63) | (positive - np.uint64(1)))).view(np.float64)
+
+
+def _weighted_sample(values: Any, weights: Any, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``values`` without NaN and the matching weights (None stays None), checked as SciPy does."""
+    array = as_float(values, name)
+    if weights is None:
+        kept, _ = clean_numeric(array, name)
+        return kept, None
+    w = as_float(weights, f"{name} weights")
+    if w.size != array.size:
+        raise ValueError("Value and weight array-likes for the same empirical distribution must be of the same size.")
+    keep = ~np.isnan(array)
+    array, w = array[keep], w[keep]
+    if array.size == 0:
+        raise ValueError(f"{name} is empty; drift needs at least one value on each side")
+    if np.any(w < 0):
+        raise ValueError("All weights must be non-negative.")
+    if not 0 < np.sum(w) < np.inf:
+        raise ValueError("Weight array-like sum must be positive and finite. Set as None for an equal "
+                         "distribution of weight.")
+    return array, w
+
+
+def _cdf_distance(u_values: np.ndarray, v_values: np.ndarray, u_weights: np.ndarray | None,
+                  v_weights: np.ndarray | None) -> float:
+    """SciPy's ``_cdf_distance`` with p = 1, operation for operation (weights, infinities)."""
+    u_sorter = np.argsort(u_values)
+    v_sorter = np.argsort(v_values)
+    all_values = np.concatenate((u_values, v_values))
+    all_values.sort(kind="mergesort")
+    deltas = np.diff(all_values)  # inf - inf: NumPy's RuntimeWarning, as in SciPy
+    u_cdf_indices = u_values[u_sorter].searchsorted(all_values[:-1], "right")
+    v_cdf_indices = v_values[v_sorter].searchsorted(all_values[:-1], "right")
+    if u_weights is None:
+        u_cdf = u_cdf_indices / u_values.size
+    else:
+        u_cumweights = np.concatenate(([0], np.cumsum(u_weights[u_sorter])))
+        u_cdf = u_cumweights[u_cdf_indices] / u_cumweights[-1]
+    if v_weights is None:
+        v_cdf = v_cdf_indices / v_values.size
+    else:
+        v_cumweights = np.concatenate(([0], np.cumsum(v_weights[v_sorter])))
+        v_cdf = v_cumweights[v_cdf_indices] / v_cumweights[-1]
+    return float(np.vecdot(np.abs(u_cdf - v_cdf), deltas))
 
 
 def order_statistics(values: np.ndarray, ranks: np.ndarray) -> np.ndarray:
@@ -717,6 +808,43 @@ def chi2_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[float, 
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = float(np.sum((f_obs - f_exp) ** 2 / f_exp))
     dof = len(f_obs) - 1
+    return stat, float(chdtrc(dof, stat))
+
+
+def chisquare(f_obs: Any, f_exp: Any = None, ddof: int = 0, *, sum_check: bool = True) -> tuple[float, float]:
+    """Pearson's chi-squared test of 1-D frequencies: ``scipy.stats.chisquare(f_obs, f_exp, ddof, sum_check=)``.
+
+    Frequencies may be non-integer (weighted counts); ``f_exp`` defaults to
+    the mean of ``f_obs``; the p-value has ``len(f_obs) - 1 - ddof`` degrees of
+    freedom (NaN when that is not positive, as SciPy). With ``sum_check``, the
+    sums of ``f_obs`` and ``f_exp`` must agree to sqrt(float64 eps), as SciPy
+    requires. An expected 0 gives an infinite statistic, as SciPy.
+    """
+    from scipy.special import chdtrc
+
+    observed = as_float(f_obs, "f_obs")
+    if observed.size == 0:
+        raise ValueError("f_obs is empty")
+    if f_exp is None:
+        expected = np.full_like(observed, np.mean(observed))
+    else:
+        expected = as_float(f_exp, "f_exp")
+        if expected.size != observed.size:
+            raise ValueError(f"f_obs and f_exp differ in length: {observed.size} != {expected.size}")
+        if sum_check:
+            rtol = np.finfo(np.float64).eps ** 0.5
+            with np.errstate(invalid="ignore"):
+                obs_sum, exp_sum = np.sum(observed), np.sum(expected)
+                relative_diff = np.abs(obs_sum - exp_sum) / np.minimum(obs_sum, exp_sum)
+            if relative_diff > rtol:
+                raise ValueError(
+                    "For each axis slice, the sum of the observed frequencies must agree with the sum of the "
+                    f"expected frequencies to a relative tolerance of {rtol}, but the percent differences are:\n"
+                    f"{relative_diff}"
+                )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = float(np.sum((observed - expected) ** 2 / expected))
+    dof = observed.size - 1 - ddof
     return stat, float(chdtrc(dof, stat))
 
 

@@ -24,6 +24,7 @@ from lockgate.kernels._compile import announce_compile, njit
 from lockgate.kernels._parallel import _both
 
 KsMethod = Literal["auto", "exact", "asymp"]
+KsAlternative = Literal["two-sided", "less", "greater"]
 
 MAX_AUTO_N = 10000
 """SciPy's ks_2samp: 'auto' is exact when both samples have at most this many values."""
@@ -42,10 +43,19 @@ def check_ks_method(method: str) -> None:
         raise ValueError(f"method must be 'auto', 'exact' or 'asymp', got {method!r}")
 
 
-def ks_pvalue(n1: int, n2: int, d: float, method: str = "auto") -> tuple[float, float]:
-    """SciPy's two-sided ``ks_2samp`` (statistic, p-value) for a statistic ``d`` of
-    samples of sizes ``n1``, ``n2``; where the p-value is exact, the statistic is
-    ``d`` rounded to the lattice of multiples of 1/lcm(n1, n2), as SciPy returns it."""
+def check_ks_alternative(alternative: str) -> None:
+    """Raise unless ``alternative`` is one of ``ks_2samp``'s (``KsAlternative``)."""
+    if alternative not in ("two-sided", "less", "greater"):
+        raise ValueError(f"alternative must be 'two-sided', 'less' or 'greater', got {alternative!r}")
+
+
+def ks_pvalue(n1: int, n2: int, d: float, method: str = "auto", alternative: str = "two-sided") -> tuple[float, float]:
+    """SciPy's ``ks_2samp`` (statistic, p-value) for a statistic ``d`` of samples of
+    sizes ``n1``, ``n2``; where the p-value is exact, the statistic is ``d``
+    rounded to the lattice of multiples of 1/lcm(n1, n2), as SciPy returns it.
+    ``alternative`` "less"/"greater" takes the one-sided distribution (``d`` is
+    then the one-sided statistic): exact by SciPy's lattice-path count, or
+    SciPy's asymptotic closed form."""
     mode = method
     if mode == "auto":
         mode = "exact" if max(n1, n2) <= MAX_AUTO_N else "asymp"
@@ -56,12 +66,70 @@ def ks_pvalue(n1: int, n2: int, d: float, method: str = "auto") -> tuple[float, 
             mode = "asymp"
     prob = -np.inf
     if mode == "exact":
-        success, d, prob = ks_exact(n1, n2, d)
+        if alternative == "two-sided":
+            success, d, prob = ks_exact(n1, n2, d)
+        else:
+            success, d, prob = ks_exact_one_sided(n1, n2, d)
         if not success:
             mode = "asymp"
     if mode == "asymp":
-        prob = ks_asymp(n1, n2, d)
+        prob = ks_asymp(n1, n2, d) if alternative == "two-sided" else ks_asymp_one_sided(n1, n2, d)
     return float(d), float(np.clip(prob, 0, 1))
+
+
+def ks_exact_one_sided(n1: int, n2: int, d: float) -> tuple[bool, float, float]:
+    """SciPy's ``_attempt_exact_2kssamp`` for ``alternative`` "less"/"greater": (success, d on the lattice, p).
+
+    Equal sizes: binom(2n, n - h) / binom(2n, n) as SciPy's product. Otherwise
+    SciPy's ``_count_paths_outside_method`` over ``binom(m + n, n)`` paths,
+    which fails (SciPy then goes asymptotic) once that count overflows a
+    float64: the sizes where SciPy's loop raises FloatingPointError or sees inf.
+    """
+    from scipy import special
+
+    g = math.gcd(n1, n2)
+    lcm = (n1 // g) * n2
+    h = int(np.round(d * lcm))
+    d = h * 1.0 / lcm
+    if h == 0:
+        return True, d, 1.0
+    if n1 == n2:
+        jrange = np.arange(h)
+        with np.errstate(invalid="ignore", over="ignore"):
+            prob = float(np.prod((n1 - jrange) / (n1 + jrange + 1.0)))
+    else:
+        total = float(special.binom(n1 + n2, n1))
+        if not math.isfinite(total):
+            return False, d, float("nan")
+        m, n = max(n1, n2), min(n1, n2)
+        mg, ng = m // g, n // g
+        lxj = n + (mg - h) // mg
+        if lxj == 0:
+            num_paths = float(special.binom(m + n, n))
+        else:
+            xj = np.array([(h + mg * j + ng - 1) // ng for j in range(lxj)], dtype=np.float64)
+            js = np.arange(lxj, dtype=np.float64)
+            # every binomial SciPy's loop asks for, computed by SciPy itself; the loop runs in numba
+            inner = special.binom(xj[:, None] - xj[None, :] + js[:, None] - js[None, :], js[:, None] - js[None, :])
+            announce_compile(__file__)
+            num_paths, ok = _count_paths(special.binom(xj + js, js), inner, special.binom((m - xj) + (n - js), n - js))
+            if not ok:
+                return False, d, float("nan")
+        if num_paths > total:
+            return False, d, float("nan")
+        prob = num_paths / total
+    if not (0 <= prob <= 1):
+        return False, d, prob
+    return True, d, float(prob)
+
+
+def ks_asymp_one_sided(n1: int, n2: int, d: float) -> float:
+    """SciPy's asymptotic one-sided p-value of ``ks_2samp`` (its closed form, operation for operation)."""
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    en = m * n / (m + n)
+    z = np.sqrt(en) * d
+    expt = -2 * z**2 - 2 * z * (m + 2 * n) / np.sqrt(m * n * (m + n)) / 3.0
+    return float(np.exp(expt))
 
 
 def ks_pvalue_auto(n1: int, n2: int, d: float) -> tuple[float, float]:
@@ -227,3 +295,29 @@ def _smirnov_terms(n, x, start, stop, log_c, shift):
         log_c = after
     return total
 
+
+
+@njit(nogil=True)
+def _count_paths(first, inner, extensions):
+    """The loops of SciPy's ``_count_paths_outside_method`` over precomputed binomials, in its order.
+
+    ``first[j]`` = binom(x_j + j, j), ``inner[j, i]`` = binom(x_j - x_i + j - i,
+    j - i), ``extensions[j]`` = binom(m - x_j + n - j, n - j). Returns (paths,
+    False) where SciPy's ``errstate(over/invalid="raise")`` would raise.
+    """
+    lxj = first.shape[0]
+    b = np.zeros(lxj)
+    b[0] = 1.0
+    for j in range(1, lxj):
+        bj = first[j]
+        for i in range(j):
+            bj -= inner[j, i] * b[i]
+            if not np.isfinite(bj):
+                return 0.0, False
+        b[j] = bj
+    paths = 0.0
+    for j in range(lxj):
+        paths += b[j] * extensions[j]
+        if not np.isfinite(paths):
+            return 0.0, False
+    return paths, True
