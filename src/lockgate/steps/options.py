@@ -67,6 +67,16 @@ CLASSIFICATION_METRICS = (
     "roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss",
 )
 REGRESSION_METRICS = ("mae", "rmse", "r2")
+# what each classification metric adds for a multiclass target (evaluate.py); per-class ones are mappings
+MULTICLASS_KEYS = {
+    "f1": ("f1", "f1_macro", "f1_micro", "f1_weighted"),
+    "precision": ("precision", "precision_macro", "precision_micro", "precision_weighted"),
+    "recall": ("recall", "recall_macro", "recall_micro", "recall_weighted"),
+    "roc_auc": ("roc_auc_ovr", "roc_auc_ovr_weighted", "roc_auc_ovo"),
+    "average_precision": ("average_precision_macro", "average_precision_micro", "average_precision_weighted"),
+    "accuracy": ("accuracy",),
+    "log_loss": ("log_loss",),
+}
 
 
 class Cost(_Options):
@@ -81,8 +91,11 @@ class EvaluateOptions(_Options):
 
     target: str
     task: Literal["classification", "regression"] | None = Field(
-        None, description="Default: classification when the target holds only 0 and 1."
+        None,
+        description="Default: classification when the target holds only 0 and 1, is not numeric, or holds "
+        "only the classes of a classifier model (multiclass with more than two); else regression.",
     )
+    weight_column: str | None = Field(None, description="Column of row weights (exposure, ...) for every metric.")
     metrics: list[
         Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy",
                 "log_loss", "mae", "rmse", "r2"]
@@ -223,7 +236,8 @@ def output_keys(step: str, with_: dict[str, Any]) -> frozenset[str] | None:
     if step == "evaluate":
         metrics = with_.get("metrics")
         chosen = set(metrics) if isinstance(metrics, list) else {*CLASSIFICATION_METRICS, *REGRESSION_METRICS}
-        chosen |= {"tn", "fp", "fn", "tp", "rows"}
+        chosen |= {key for metric in list(chosen) for key in MULTICLASS_KEYS.get(metric, ())}
+        chosen |= {"tn", "fp", "fn", "tp", "rows", "confusion", "support"}
         if with_.get("cost") is not None:
             chosen |= {"expected_cost", "expected_cost_per_row"}
         return frozenset(chosen)
