@@ -29,12 +29,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lockgate.errors import UsageError
@@ -47,14 +45,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@dataclass(eq=False)
 class _Queued:
-    fn: Callable[[Any], Any]
-    job: Any
-    future: Future
-    slots: int  # of the executor's `workers`
-    memory: int  # bytes declared (0: none)
-    placement: str  # "cmd" | "auto" | "thread" | "process": see _placement
+    """A submitted job. (Not a dataclass: `lockgate status` imports this module, and a
+    dataclass compiles its methods when the class is created.)"""
+
+    __slots__ = ("fn", "future", "job", "memory", "placement", "slots")
+
+    def __init__(self, fn: Callable[[Any], Any], job: Any, future: Future, slots: int, memory: int,
+                 placement: str) -> None:
+        self.fn, self.job, self.future = fn, job, future
+        self.slots = slots  # of the executor's `workers`
+        self.memory = memory  # bytes declared (0: none)
+        self.placement = placement  # "cmd" | "auto" | "thread" | "process": see _placement
 
 
 def _placement(job: Any) -> str:
@@ -252,12 +254,13 @@ def _cancel(future: Future) -> None:
 
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15,
           "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40, "pi": 2**50}
-_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgtp]i?)?b?\s*$", re.IGNORECASE)
 
 
 def parse_memory(text: Any) -> int:
     """'2GiB', '512 MB', '1e9', 2000000 -> bytes (the units dask reads)."""
-    match = _SIZE.match(str(text))
+    import re
+
+    match = re.match(r"^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgtp]i?)?b?\s*$", str(text), re.IGNORECASE)
     if not match:
         raise UsageError(f"resources: memory {text!r} is not a size (write e.g. 2GiB or 512MB)")
     number, unit = match.groups()

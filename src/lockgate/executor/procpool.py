@@ -246,6 +246,7 @@ def serve() -> None:
     from multiprocessing.connection import Connection
 
     fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    os.set_inheritable(fd, False)  # a process the stage's code starts must not keep lockgate's socket open
     conn = Connection(fd)
     watch = _watch(parent)
     _adopt(conn.recv())
