@@ -35,6 +35,8 @@ import numpy as np
 
 Data = dict[str, np.ndarray]
 
+MC_CLASSES = 10
+
 
 @dataclass(frozen=True)
 class Case:
@@ -83,6 +85,10 @@ def make_data(n: int, seed: int = 0) -> Data:
         "estimate": truth + rng.normal(scale=0.5, size=n),
         "ref": rng.normal(size=n),
         "cur": rng.normal(0.1, 1.0, size=n),
+        # issue 21: ten classes (a model right 60% of the time) and row weights
+        "mc_true": (mc_true := rng.integers(0, MC_CLASSES, n)),
+        "mc_pred": np.where(rng.random(n) < 0.6, mc_true, rng.integers(0, MC_CLASSES, n)),
+        "weight": rng.random(n) * 3,
     }
 
 
@@ -165,6 +171,42 @@ def metric_cases() -> list[Case]:
         regression("mae", lg.mae, sk.mean_absolute_error),
         regression("rmse", lg.rmse, sk.root_mean_squared_error),
         regression("r2", lg.r2, sk.r2_score, "- (three passes: not a one-pass target)"),
+        *issue21_cases(),
+    ]
+
+
+def issue21_cases() -> list[Case]:
+    """Multiclass F1 against one np.bincount of the pairs; weighted ROC AUC against our unweighted one."""
+    from sklearn import metrics as sk
+
+    from lockgate.kernels import metrics as lg
+
+    def pair_bincount(d: Data) -> Any:
+        return np.bincount(d["mc_true"] * MC_CLASSES + d["mc_pred"], minlength=MC_CLASSES * MC_CLASSES)
+
+    return [
+        Case(
+            "f1_macro_10", lambda d: lg.f1(d["mc_true"], d["mc_pred"], average="macro"),
+            lambda d: sk.f1_score(d["mc_true"], d["mc_pred"], average="macro"), "sklearn.f1_score(average='macro')",
+            pair_bincount, "np.bincount(y_true*k+y_pred)", ">=50x ref, <=3x floor",
+        ),
+        Case(
+            "f1_weighted_10", lambda d: lg.f1(d["mc_true"], d["mc_pred"], average="weighted", sample_weight=d["weight"]),
+            lambda d: sk.f1_score(d["mc_true"], d["mc_pred"], average="weighted", sample_weight=d["weight"]),
+            "sklearn.f1_score(weighted, sample_weight)", pair_bincount, "np.bincount(y_true*k+y_pred)", "-",
+        ),
+        Case(
+            "roc_auc_weighted", lambda d: lg.roc_auc(d["y_true"], d["score"], sample_weight=d["weight"]),
+            lambda d: sk.roc_auc_score(d["y_true"], d["score"], sample_weight=d["weight"]),
+            "sklearn.roc_auc_score(sample_weight)", lambda d: lg.roc_auc(d["y_true"], d["score"]),
+            "lockgate roc_auc unweighted", "<=2x floor",
+        ),
+        Case(
+            "ap_weighted", lambda d: lg.average_precision(d["y_true"], d["score"], sample_weight=d["weight"]),
+            lambda d: sk.average_precision_score(d["y_true"], d["score"], sample_weight=d["weight"]),
+            "sklearn.average_precision_score(sample_weight)", lambda d: lg.average_precision(d["y_true"], d["score"]),
+            "lockgate average_precision unweighted", "-",
+        ),
     ]
 
 
@@ -188,6 +230,11 @@ def drift_cases() -> tuple[list[Case], str | None]:
             "wasserstein", lambda d: drift.wasserstein(d["ref"], d["cur"]),
             lambda d: stats.wasserstein_distance(d["ref"], d["cur"]), "scipy.stats.wasserstein_distance",
             sort2, "np.sort(ref)+np.sort(cur)", ">=10x ref, <=1.5x floor",
+        ),
+        Case(
+            "ks_less", lambda d: drift.ks_2samp(d["ref"], d["cur"], alternative="less"),
+            lambda d: tuple(stats.ks_2samp(d["ref"], d["cur"], alternative="less"))[:2],
+            "scipy.stats.ks_2samp(alternative='less')", sort2, "np.sort(ref)+np.sort(cur)", ">=10x ref",
         ),
         Case(
             "psi", lambda d: drift.psi(d["ref"], d["cur"]), lambda d: _numpy_psi(d["ref"], d["cur"]),

@@ -32,6 +32,8 @@ from lockgate.kernels._parallel import _in_halves
 
 # Integer labels index a (range x range) matrix directly while it stays this small.
 _MAX_DIRECT_CELLS = 1 << 16
+# Labels in [0, _SMALL) are counted without a range pass first (``_small_pair_counts``).
+_SMALL = 64
 _SPLIT_MIN = 1 << 18
 
 AVERAGES = (None, "micro", "macro", "weighted")
@@ -53,6 +55,38 @@ def _int_range(truth, pred):
         lo = x if x < lo else lo
         hi = x if x > hi else hi
     return np.int64(lo), np.int64(hi)
+
+
+@njit(nogil=True)
+def _small_pair_counts(truth, pred):
+    """``_pair_counts`` over [0, _SMALL) without a range pass; row _SMALL² counts the pairs outside.
+
+    Labels 0..k-1 are the common case: one pass instead of a min/max pass and
+    a counting pass. A negative label reads as a huge unsigned one, so one
+    unsigned compare sends both kinds of stranger to the last slot.
+    """
+    counts = np.zeros(_SMALL * _SMALL + 1, dtype=np.int64)
+    for i in range(truth.size):
+        t = np.int64(truth[i])
+        p = np.int64(pred[i])
+        inside = (np.uint64(t) | np.uint64(p)) < np.uint64(_SMALL)
+        counts[t * _SMALL + p if inside else _SMALL * _SMALL] += 1
+    return counts
+
+
+@njit(nogil=True)
+def _small_pair_weights(truth, pred, weights):
+    """``_small_pair_counts`` that also sums each cell's weights."""
+    sums = np.zeros(_SMALL * _SMALL + 1, dtype=np.float64)
+    counts = np.zeros(_SMALL * _SMALL + 1, dtype=np.int64)
+    for i in range(truth.size):
+        t = np.int64(truth[i])
+        p = np.int64(pred[i])
+        inside = (np.uint64(t) | np.uint64(p)) < np.uint64(_SMALL)
+        cell = t * _SMALL + p if inside else _SMALL * _SMALL
+        sums[cell] += weights[i]
+        counts[cell] += 1
+    return sums, counts
 
 
 @njit(nogil=True)
@@ -146,12 +180,17 @@ def count_pairs(y_true: Any, y_pred: Any, sample_weight: Any = None) -> Counts:
     check_same_length(truth, pred, ("y_true", "y_pred"))
     check_not_empty(truth, "y_true")
     _check_kind_compatible(truth, pred)
+    if _is_integral(truth) and _is_integral(pred) and truth.dtype != pred.dtype:
+        truth, pred = truth.astype(np.int64), pred.astype(np.int64)  # one signature, not a mixed one
     weights = None
     int_weights = False
     if sample_weight is not None:
         int_weights = as_numpy(sample_weight, "sample_weight").dtype.kind in "biu"
         weights = as_sample_weight(sample_weight, truth.size)
     announce_compile(__file__)
+    small = _small_counts(truth, pred, weights)
+    if small is not None:
+        return _counts_from(small[0], small[1], _SMALL, None, 0, truth.dtype, pred.dtype, weights, int_weights)
     direct = _direct_range(truth, pred)
     if direct is not None:
         lo, width = direct
@@ -172,12 +211,37 @@ def count_pairs(y_true: Any, y_pred: Any, sample_weight: Any = None) -> Counts:
         )
         sums = sum((p[0] for p in parts[1:]), parts[0][0])
         counts = sum((p[1] for p in parts[1:]), parts[0][1])
+    return _counts_from(sums, counts, width, classes, lo, truth.dtype, pred.dtype, weights, int_weights)
+
+
+def _small_counts(truth: np.ndarray, pred: np.ndarray, weights: np.ndarray | None) -> tuple | None:
+    """(sums, counts) over [0, _SMALL)² when every label lies there, else None."""
+    if not (_is_integral(truth) and _is_integral(pred)) or truth.dtype != pred.dtype or truth.dtype == np.uint64:
+        return None
+    n = truth.size
+    if weights is None:
+        parts = _in_halves(lambda s: _small_pair_counts(truth[s], pred[s]), n, _SPLIT_MIN)
+        counts = sum(parts[1:], parts[0])
+        sums = counts
+    else:
+        parts = _in_halves(lambda s: _small_pair_weights(truth[s], pred[s], weights[s]), n, _SPLIT_MIN)
+        sums = sum((p[0] for p in parts[1:]), parts[0][0])
+        counts = sum((p[1] for p in parts[1:]), parts[0][1])
+    if counts[-1]:
+        return None
+    return sums[:-1], counts[:-1]
+
+
+def _counts_from(sums: np.ndarray, counts: np.ndarray, width: int, classes: np.ndarray | None, lo: int,
+                 true_dtype: np.dtype, pred_dtype: np.dtype, weights: np.ndarray | None, int_weights: bool) -> Counts:
+    """``Counts`` over the present classes from (sums, counts) over a width x width grid."""
+    truth_dtype = true_dtype if true_dtype == pred_dtype else np.int64
     counts = counts.reshape(width, width)
     true_present = counts.sum(axis=1) > 0
     pred_present = counts.sum(axis=0) > 0
     present = np.flatnonzero(true_present | pred_present)
     if classes is None:
-        classes = (lo + present).astype(truth.dtype if truth.dtype == pred.dtype else np.int64)
+        classes = (lo + present).astype(truth_dtype)
     else:
         classes = classes[present]
     matrix = sums.reshape(width, width)[np.ix_(present, present)]
