@@ -20,6 +20,17 @@ are numba, compiled with ``nogil`` so columns can run in threads. The
 ``*_sorted`` / ``*_counts`` helpers take already-cleaned inputs so that a
 reference profile can skip the reference work.
 
+Reference parameters supported (issue 21): ``ks_2samp`` ``method``,
+``alternative`` two-sided|less|greater and ``nan_policy`` (default "omit",
+where SciPy's is "propagate": drift drops and counts NaN); ``wasserstein``
+``u_weights``/``v_weights`` (NaN dropped with its weight first, as drift
+does; SciPy would return NaN); ``chisquare`` ``f_exp``, ``ddof`` and
+``sum_check`` for 1-D frequencies (SciPy's ``axis`` and ``lambda_`` are not
+supported). Weighted or infinite Wasserstein inputs repeat SciPy's
+``_cdf_distance`` operations (sort, cumsum), so they cost SciPy's time, not
+the radix walk's. Where the exact one-sided KS count fails, SciPy warns and
+goes asymptotic; we go asymptotic silently (the p-value is the same).
+
 Imports nothing from the rest of lockgate. SciPy (always present: scikit-learn
 depends on it) is imported lazily for the distribution tails only.
 """

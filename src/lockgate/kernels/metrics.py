@@ -1,9 +1,33 @@
 """Model-quality metrics as numba kernels: ROC AUC, average precision, confusion
 counts, precision/recall/F1/accuracy, log loss, MAE, RMSE and R².
 
-This module owns the binary-classification and regression metrics of DESIGN §5.
-Each public function equals its scikit-learn namesake (binary, ``pos_label=1``,
-``zero_division=0``) and is much faster. Every function is a thin wrapper:
+This module owns the classification and regression metrics of DESIGN §5.
+Each public function equals its scikit-learn 1.9 namesake and is much faster.
+Called as before issue 21 (binary 0/1 labels, ``pos_label=1``,
+``zero_division=0``, no weights) each takes its fused binary kernel, below;
+the reference parameters issue 21 added are keyword arguments whose
+defaults give exactly the old results:
+
+=====================  ==========================================================
+function               scikit-learn parameters supported
+=====================  ==========================================================
+roc_auc                sample_weight, max_fpr, multi_class ovr|ovo, average
+                       macro|weighted|None (+micro for ovr), labels
+average_precision      sample_weight, pos_label, average micro|macro|weighted|None
+confusion_matrix       labels, sample_weight, normalize true|pred|all
+precision/recall/f1    average binary|micro|macro|weighted|None, labels,
+                       pos_label, sample_weight, zero_division 0|1|nan
+accuracy               normalize, sample_weight (+ ``labels``, lockgate's: below)
+log_loss               labels, sample_weight; 2-D p for two classes or more
+mae/rmse/r2            sample_weight
+=====================  ==========================================================
+
+Not supported: multilabel-indicator (2-D) ``y_true`` and ``average="samples"``,
+``beta`` (use f1), ``multioutput``, log_loss's ``normalize``. Multiclass and
+weighted counting runs in ``_multiclass.py`` (one k x k count), weighted and
+multiclass ranking in ``_ranking.py`` / ``_weights.py``.
+
+Every function is a thin wrapper:
 convert the inputs (zero-copy where possible), run one compiled kernel that
 computes *and* validates in the same pass, then turn the kernel's counts of bad
 values into a clear ``ValueError``. Messages are built on that slow path only.
@@ -46,7 +70,22 @@ Where we knowingly differ from scikit-learn 1.9 (and why):
 * Labels outside {0, 1} are an error (scikit-learn treats ``{0, 2}`` as
   binary, and ``confusion_matrix(labels=[0, 1])`` silently drops other values).
 * float32 inputs are accumulated in float64 (scikit-learn accumulates in
-  float32), so float32 results agree with scikit-learn to about 1e-6 only.
+  float32), so float32 results agree with scikit-learn to about 1e-6 only
+  (the fused log-loss kernel and the ranking and regression metrics;
+  2-D, weighted and float16 log loss repeat scikit-learn's operations in
+  p's dtype and agree to the bit).
+* Without a new argument, labels outside {0, 1} stay an error for
+  precision/recall/f1 (``average="binary"``), ``confusion_matrix`` and
+  ``accuracy``, as before; any other argument opts into any labels. For
+  ``accuracy``, which has no such argument in scikit-learn, ``labels=``
+  (the classes; a value outside them is an error) is that opt-in.
+* Weighted ranking metrics raise ``ValueError`` when one class carries no
+  weight (scikit-learn warns and returns NaN), as for one class: a gate
+  compared against NaN would fail silently. Inside a multiclass average a
+  class absent from ``y_true`` gives NaN with scikit-learn's warning instead
+  (the average is NaN too), since raising would hide the other classes.
+* A 1-D ``p`` for log_loss is P(class 1) of 0/1 labels (scikit-learn also
+  accepts any two labels there); pass a 2-D ``p`` and ``labels`` for others.
 """
 
 from __future__ import annotations
@@ -278,17 +317,25 @@ def roc_auc(
     from one binary problem of a multiclass average gives NaN with a warning,
     as scikit-learn; the binary score raises instead (module docstring).
     """
-    score = _ranking.scores_matrix(y_score)
-    if score.ndim == 2:
-        return _roc_auc_2d(y_true, score, sample_weight, average, multi_class, labels, max_fpr)
-    if sample_weight is None and (max_fpr is None or max_fpr == 1):
+    two_d = _is_2d(y_score)
+    if not two_d and sample_weight is None and (max_fpr is None or max_fpr == 1):
         pos, neg = _ranking_inputs(y_true, y_score, "ROC AUC score")
         # u2 <= 2 * n_pos * n_neg < 2**53 for any input that fits in memory, so
         # the division below is the only rounding.
         return float(_mann_whitney_u2(pos, neg)) / (2.0 * pos.size * neg.size)
+    score = _ranking.scores_matrix(y_score)
+    if two_d:
+        return _roc_auc_2d(y_true, score, sample_weight, average, multi_class, labels, max_fpr)
     positive, weights = _binary_weighted_inputs(y_true, score, sample_weight, "ROC AUC score", 1)
     value = _ranking.binary_roc_auc(positive, score, weights, max_fpr)
     return _defined(value, "ROC AUC score")
+
+
+def _is_2d(values: Any) -> bool:
+    """Whether scores are a matrix (one column per class), without converting them."""
+    if isinstance(values, (list, tuple)):
+        return bool(values) and isinstance(values[0], (list, tuple, np.ndarray))
+    return getattr(values, "ndim", 1) == 2
 
 
 def _roc_auc_2d(y_true: Any, score: np.ndarray, sample_weight: Any, average: Any, multi_class: str, labels: Any,
@@ -353,6 +400,9 @@ def average_precision(
     averaged per ``average`` in ``"micro"|"macro"|"weighted"|None``
     (multilabel-indicator ``y_true`` is not supported).
     """
+    if not _is_2d(y_score) and sample_weight is None and pos_label == 1 and not isinstance(pos_label, str):
+        pos, neg = _ranking_inputs(y_true, y_score, "Average precision")
+        return float(_precision_weighted_sum(pos, neg)) / pos.size
     score = _ranking.scores_matrix(y_score)
     if score.ndim == 2:
         truth = np.asarray(y_true) if not hasattr(y_true, "to_numpy") else y_true.to_numpy()
@@ -362,9 +412,6 @@ def average_precision(
         announce_compile(_weights.__file__)
         truth = _multiclass.as_class_labels(truth, "y_true")
         return _ranking.multiclass_average_precision(truth, score, average, pos_label, weights)
-    if sample_weight is None and pos_label == 1 and not isinstance(pos_label, str):
-        pos, neg = _ranking_inputs(y_true, y_score, "Average precision")
-        return float(_precision_weighted_sum(pos, neg)) / pos.size
     positive, weights = _binary_weighted_inputs(y_true, score, sample_weight, "Average precision", pos_label)
     if not weights[positive].any():
         raise ValueError("Average precision is not defined: the positive class carries no sample weight")
