@@ -76,8 +76,8 @@ def _small_pair_counts(truth, pred):
 
 @njit(nogil=True)
 def _small_pair_weights(truth, pred, weights):
-    """``_small_pair_counts`` that also sums each cell's weights."""
-    sums = np.zeros(_SMALL * _SMALL + 1, dtype=np.float64)
+    """``_small_pair_counts`` that also sums each cell's weights (in the weights' dtype)."""
+    sums = np.zeros(_SMALL * _SMALL + 1, dtype=weights.dtype)
     counts = np.zeros(_SMALL * _SMALL + 1, dtype=np.int64)
     for i in range(truth.size):
         t = np.int64(truth[i])
@@ -100,8 +100,8 @@ def _pair_counts(truth, pred, lo, width):
 
 @njit(nogil=True)
 def _pair_weights(truth, pred, weights, lo, width):
-    """(weight sums, row counts) per (t, p) cell, as ``_pair_counts``."""
-    sums = np.zeros(width * width, dtype=np.float64)
+    """(weight sums, row counts) per (t, p) cell, as ``_pair_counts`` (sums in the weights' dtype)."""
+    sums = np.zeros(width * width, dtype=weights.dtype)
     counts = np.zeros(width * width, dtype=np.int64)
     for i in range(truth.size):
         cell = (np.int64(truth[i]) - lo) * width + (np.int64(pred[i]) - lo)
@@ -138,6 +138,11 @@ def as_class_labels(values: Any, name: str) -> np.ndarray:
 def as_sample_weight(sample_weight: Any, n: int) -> np.ndarray:
     """``sample_weight`` as contiguous float64 of length n; NaN, inf and negatives are errors."""
     weights = as_numpy(sample_weight, "sample_weight")
+    if weights.dtype == object:
+        try:
+            weights = weights.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("sample_weight must be numeric") from None
     if weights.dtype.kind not in "biuf":
         raise ValueError(f"sample_weight must be numeric, got dtype {weights.dtype}")
     weights = np.ascontiguousarray(weights, dtype=np.float64)
@@ -185,8 +190,11 @@ def count_pairs(y_true: Any, y_pred: Any, sample_weight: Any = None) -> Counts:
     weights = None
     int_weights = False
     if sample_weight is not None:
-        int_weights = as_numpy(sample_weight, "sample_weight").dtype.kind in "biu"
         weights = as_sample_weight(sample_weight, truth.size)
+        raw = as_numpy(sample_weight, "sample_weight")
+        int_weights = raw.dtype.kind in "biu"
+        if int_weights:  # scikit-learn then sums in int64 (wrapping on overflow, as NumPy does)
+            weights = np.ascontiguousarray(raw, dtype=np.int64)
     announce_compile(__file__)
     small = _small_counts(truth, pred, weights)
     if small is not None:
