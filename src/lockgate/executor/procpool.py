@@ -90,7 +90,6 @@ class _Worker:
         self.conn = Connection(ours.detach())
         self.lock = threading.Lock()  # signals to its group never race the reaping of its pid
         self.reaped = False
-        self.gone = threading.Event()
         self.ready = False
         self.stopped = False  # killed because the run was interrupted
         with contextlib.suppress(OSError):
@@ -107,6 +106,16 @@ class _Worker:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(self.proc.pid, sig)
 
+    def exited(self) -> bool:
+        """Whether it has ended (reaped or not: its pid stays taken until reaped)."""
+        with self.lock:
+            if self.reaped:
+                return True
+            try:
+                return os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+            except ChildProcessError:
+                return True
+
     def reap(self) -> int:
         """Wait for the worker's end; kill what it left in its group; its return code."""
         if hasattr(os, "waitid"):
@@ -117,7 +126,6 @@ class _Worker:
             code = self.proc.wait()
             self.reaped = True
         self.conn.close()
-        self.gone.set()
         return code
 
 
@@ -206,9 +214,10 @@ class ProcessPool:
         for worker in victims:
             worker.signal_group(signal.SIGTERM)
         deadline = time.monotonic() + grace
-        for worker in victims:
-            if not worker.gone.wait(max(0.0, deadline - time.monotonic())):
-                worker.signal_group(signal.SIGKILL)
+        while (left := [w for w in victims if not w.exited()]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for worker in left:
+            worker.signal_group(signal.SIGKILL)
 
     def close(self, kill: bool = False) -> None:
         """Idle workers end (their socket closes); with ``kill``, busy ones are killed too
@@ -226,14 +235,14 @@ class ProcessPool:
 
 def _retire(worker: _Worker) -> None:
     worker.conn.close()  # it reads EOF and exits
-    try:
-        worker.proc.wait(timeout=2.0)
-    except subprocess.TimeoutExpired:
-        worker.signal_group(signal.SIGKILL)
-        worker.proc.wait()
-    with worker.lock:
+    with worker.lock:  # reaped under the lock: no signal to its group races the reaping
+        try:
+            worker.proc.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(worker.proc.pid, signal.SIGKILL)
+            worker.proc.wait()
         worker.reaped = True
-    worker.gone.set()
 
 
 # -- the worker's side ------------------------------------------------------------------
