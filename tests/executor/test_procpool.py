@@ -254,6 +254,20 @@ def test_python_stages_ready_together_share_a_few_workers():
         executor.close()
 
 
+def test_stages_submitted_in_one_batch_are_placed_knowing_each_other():
+    executor = LocalExecutor(2)
+    try:
+        with executor.batch():
+            lone = executor.submit(_pid, _python_job())
+        assert lone.result(timeout=30) == os.getpid()  # alone in its batch: a thread
+        assert executor._processes is None
+        with executor.batch():
+            together = [executor.submit(_pid, _python_job()) for _ in range(2)]
+        assert os.getpid() not in {f.result(timeout=60) for f in together}  # the first one too
+    finally:
+        executor.close()
+
+
 def test_a_worker_sees_the_environment_cwd_and_sys_path_of_lockgate(tmp_path, monkeypatch):
     executor = LocalExecutor(2)
     try:

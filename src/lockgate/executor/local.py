@@ -15,6 +15,9 @@ Where a job runs:
   polars, numba and scikit-learn release the GIL for their heavy work). Once
   the workers are up, later Python stages of the run use them too. A stage's
   ``executor: thread|process`` (or its pipeline's) overrides the choice.
+  Stages submitted inside :meth:`LocalExecutor.batch` are placed knowing all of
+  them: without it, the first of several ready stages is still alone when it
+  is submitted, and takes a thread.
 
 Either way the same ``run_job`` runs the same ``Job``: inputs are read from,
 and outputs written to, the content-addressed cache, so results, lock and
@@ -26,13 +29,14 @@ module level (``lockgate status`` builds one of these and runs nothing).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from lockgate.errors import UsageError
@@ -78,6 +82,7 @@ class LocalExecutor:
         self._memory_total = 0  # learnt when a stage first declares memory
         self._memory_used = 0
         self._python = 0  # Python stages submitted and not yet ended (the "ready" ones)
+        self._batching = 0  # open batch() blocks
         self._threads: ThreadPoolExecutor | None = None  # started by the first job (`status` has none)
         self._processes: ProcessPool | None = None  # started when parallel Python stages first need it
 
@@ -98,6 +103,20 @@ class LocalExecutor:
             self._python += item.placement != "cmd"
             self._dispatch()
         return future
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Submit the stages that are ready together (the runner's ready set): a Python
+        stage that would be alone waits for the end of the block to be placed, so that
+        with another one submitted in the block both go to worker processes."""
+        with self._lock:
+            self._batching += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batching -= 1
+                self._dispatch()
 
     def cancel_running(self) -> None:
         """Ctrl-C: kill the shell stages' process groups and the worker processes running
@@ -139,7 +158,7 @@ class LocalExecutor:
                 self._ended(item)
                 _cancel(item.future)
                 continue
-            if not self._fits(item):
+            if not self._fits(item) or (self._batching and self._undecided(item)):
                 return
             self._queue.popleft()
             if not item.future.set_running_or_notify_cancel():
@@ -165,6 +184,11 @@ class LocalExecutor:
         if item.placement in ("process", "thread", "cmd"):
             return item.placement == "process"
         return self.workers > 1 and (self._processes is not None or self._python > 1)
+
+    def _undecided(self, item: _Queued) -> bool:
+        """A Python stage that is alone so far, where another could still join it."""
+        return item.placement == "auto" and self.workers > 1 and self._processes is None \
+            and self._python == 1
 
     def _ended(self, item: _Queued) -> None:
         self._python -= item.placement != "cmd"
