@@ -17,7 +17,8 @@ from __future__ import annotations
 import inspect
 import itertools
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -144,7 +145,7 @@ def _checked(name: str, reference: Callable[..., Any], ours: Callable[..., Any],
     def call(*args, **kwargs):
         try:
             expected = reference(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - upstream expects it; we must raise too
+        except Exception as exc:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -48,12 +48,12 @@ def _int_range(truth, pred):
     hi = truth[0]
     for i in range(truth.size):
         x = truth[i]
-        lo = x if x < lo else lo
-        hi = x if x > hi else hi
+        lo = min(lo, x)
+        hi = max(hi, x)
     for i in range(pred.size):
         x = pred[i]
-        lo = x if x < lo else lo
-        hi = x if x > hi else hi
+        lo = min(lo, x)
+        hi = max(hi, x)
     return np.int64(lo), np.int64(hi)
 
 
@@ -388,7 +388,10 @@ def per_label_sums(counts: Counts, labels: Any) -> Sums:
     if labels is None:
         return Sums(diagonal, pred, true)
     where = index_of(counts, labels)
-    pad = lambda a: np.append(a, np.zeros(1, dtype=a.dtype))[where]  # noqa: E731
+
+    def pad(a: np.ndarray) -> np.ndarray:  # index -1 (an unseen label) reads the appended 0
+        return np.append(a, np.zeros(1, dtype=a.dtype))[where]
+
     return Sums(pad(diagonal), pad(pred), pad(true))
 
 

@@ -13,8 +13,9 @@ Imports nothing from the rest of lockgate but the kernels' helpers.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from itertools import combinations
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
