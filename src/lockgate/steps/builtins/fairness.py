@@ -116,10 +116,12 @@ def _measure(name: str, groups: Any, y_true: Any, y_pred: Any, y_score: Any,
                                 min_group_size=options.min_group_size)
     except ValueError as exc:
         raise StageFailed(f"fairness: {name}: {exc}") from None
-    table = [{**row, "group": _label(row, metrics.names)} for row in metrics.to_dicts()]
-    for row in table:
-        for column in metrics.names:
-            row.pop(column, None)
+    table = []
+    for row in metrics.to_dicts():
+        label = _label(row, metrics.names)
+        for column in metrics.names:  # the labels become one 'group' text (a sensitive column may be named so)
+            row.pop(column)
+        table.append({"group": label, **row})
     section: dict[str, Any] = {
         "n_groups": len(table),
         "n_small_groups": int(metrics.small.sum()),
