@@ -113,6 +113,9 @@ def _name_of(values: Any, default: str) -> str:
 
 def _encode(name: str, values: Any, n: int) -> _Coded:
     if hasattr(values, "dtype") and type(values).__module__.startswith("polars"):
+        coded = _encode_polars(name, values, n)
+        if coded is not None:
+            return coded
         values = values.to_arrow()
     if type(values).__module__.startswith("pyarrow"):
         return _encode_arrow(name, values, n)
@@ -136,6 +139,28 @@ def _encode(name: str, values: Any, n: int) -> _Coded:
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise ValueError(f"sensitive feature '{name}' mixes values of several types ({exc})") from None
     return _encode_arrow(name, arrow, n)
+
+
+def _encode_polars(name: str, series: Any, n: int) -> _Coded | None:
+    """A polars categorical or enum by its physical codes (zero-copy), and numbers and
+    booleans without nulls as NumPy; None for what goes through Arrow instead."""
+    import polars as pl
+
+    if len(series) != n:
+        raise ValueError(f"sensitive feature '{name}' has {len(series)} values, y has {n}")
+    dtype = series.dtype
+    if isinstance(dtype, (pl.Categorical, pl.Enum)):
+        categories = dtype.categories
+        labels = (categories if isinstance(categories, pl.Series) else categories.to_series()).to_list()
+        if len(labels) > max(4 * n, _DENSE_INT_RANGE):  # a process-wide category list far larger than the column
+            return None
+        physical = series.to_physical()
+        if physical.null_count():
+            physical = physical.fill_null(len(labels))
+        return _Coded(name, physical.to_numpy(), 0, [*labels, None])
+    if series.null_count() == 0 and (dtype.is_numeric() or dtype == pl.Boolean):
+        return _encode(name, series.to_numpy(), n)
+    return None
 
 
 def _encode_sorted(name: str, array: np.ndarray) -> _Coded:
