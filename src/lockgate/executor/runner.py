@@ -235,7 +235,7 @@ class Runner:
         if verdict.act is Act.RUN:
             return self._submit(run, name, verdict)
         if verdict.act is Act.RESTORE:
-            if not self._restored(name, verdict.outputs, list(verdict.restore)):
+            if not self._restored(name, verdict.outputs or {}, list(verdict.restore)):
                 run.unrestorable.add(name)  # a stored copy was corrupt (now dropped): decide again
                 return self._start(run, name)
             hit = verdict.from_runcache
@@ -291,7 +291,7 @@ class Runner:
             return None
         job = Job(
             stage=stage, root=str(self.root), layout=self.layout, log_path=str(log_path),
-            inputs=verdict.job_inputs, deps=dict(record.deps), input_paths=verdict.input_paths,
+            inputs=verdict.job_inputs or {}, deps=dict(record.deps), input_paths=verdict.input_paths or {},
             input_digests=dict(record.inputs), extra=extra,
         )
         self.on_event(RunEvent(run.pipeline.name, name, "start"))
