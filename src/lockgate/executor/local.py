@@ -122,9 +122,8 @@ class LocalExecutor:
         """Ctrl-C: kill the shell stages' process groups and the worker processes running
         stages, and start no stage any more (a job a pool thread picks up now is refused)
         until the next run begins."""
-        from lockgate.executor.worker import (
-            terminate_running,  # loaded by the first job, if any
-        )
+        # loaded by the first job, if any
+        from lockgate.executor.worker import terminate_running
 
         terminate_running(refuse_new=True)
         with self._lock:
