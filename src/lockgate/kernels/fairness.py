@@ -160,7 +160,70 @@ def _encode_polars(name: str, series: Any, n: int) -> _Coded | None:
         return _Coded(name, physical.to_numpy(), 0, [*labels, None])
     if series.null_count() == 0 and (dtype.is_numeric() or dtype == pl.Boolean):
         return _encode(name, series.to_numpy(), n)
+    if dtype == pl.String and series.null_count() == 0:
+        return _encode_views(name, series.to_arrow(compat_level=pl.CompatLevel.newest()))
     return None
+
+
+# At most this many distinct short strings are coded from Arrow string views directly.
+_VIEW_SLOTS = 256
+
+
+def _encode_views(name: str, array: Any) -> _Coded | None:
+    """Strings of at most 12 bytes (Arrow string views hold them inline: length and bytes
+    in 16 bytes) coded by hashing the 16 bytes, zero-copy from polars; None (dictionary
+    encoding instead) for longer strings, nulls, or more than a few hundred values."""
+    import pyarrow as pa
+
+    if not pa.types.is_string_view(array.type) or array.null_count or array.offset:
+        return None
+    views = np.frombuffer(array.buffers()[1], dtype=np.uint64)[: 2 * len(array)]
+    codes, firsts, found = _hash_views(views, _VIEW_SLOTS)
+    if found < 0:
+        return None
+    labels = [array[int(row)].as_py() for row in firsts[:found]]
+    return _Coded(name, codes, 0, labels)
+
+
+@njit(nogil=True)
+def _hash_views(views, slots):
+    """Codes (first-seen order) of inline string views; (codes, first row per code,
+    number of codes), or -1 as the count when a string is longer than 12 bytes or
+    there are more than ``slots // 2`` distinct strings."""
+    n = views.size // 2
+    codes = np.empty(n, dtype=np.int32)
+    keys_lo = np.zeros(slots, dtype=np.uint64)
+    keys_hi = np.zeros(slots, dtype=np.uint64)
+    slot_code = np.full(slots, -1, dtype=np.int32)
+    firsts = np.empty(slots // 2, dtype=np.int64)
+    found = 0
+    mask = np.uint64(slots - 1)
+    for j in range(n):
+        i = np.uint64(j)
+        lo = views[np.uint64(2) * i]
+        hi = views[np.uint64(2) * i + np.uint64(1)]
+        length = lo & np.uint64(0xFFFFFFFF)
+        if length > np.uint64(12):
+            return codes, firsts, -1
+        h = ((lo * np.uint64(0x9E3779B97F4A7C15)) ^ (hi * np.uint64(0xC2B2AE3D27D4EB4F))) >> np.uint64(56)
+        k = h & mask
+        while True:
+            code = slot_code[k]
+            if code < 0:
+                if found == slots // 2:
+                    return codes, firsts, -1
+                slot_code[k] = found
+                keys_lo[k] = lo
+                keys_hi[k] = hi
+                firsts[found] = j
+                codes[i] = found
+                found += 1
+                break
+            if keys_lo[k] == lo and keys_hi[k] == hi:
+                codes[i] = code
+                break
+            k = (k + np.uint64(1)) & mask
+    return codes, firsts, found
 
 
 def _encode_sorted(name: str, array: np.ndarray) -> _Coded:
