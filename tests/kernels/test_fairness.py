@@ -246,3 +246,16 @@ def test_property_equals_fairlearn(case):
     y, p, frame = case
     assert_disparities_match(y, p, frame, frame, methods=("between_groups",))
     assert_table_matches(y, p, frame, frame)
+
+
+def test_polars_strings_short_long_empty_and_unicode():
+    rng = np.random.default_rng(8)
+    n = 400
+    y, p = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    # inline views (<= 12 bytes, empty and multi-byte included), and a column with a long value
+    short = rng.choice(["", "a", "exactly12chr", "Zürich", "b"], n)
+    long = rng.choice(["x", "a value longer than twelve bytes"], n)
+    for values in (short, long):
+        theirs = pd.Series(values, name="g")
+        assert_table_matches(y, p, pl.Series("g", values), theirs)
+        assert_disparities_match(y, p, pl.Series("g", values), theirs, methods=("between_groups",))
