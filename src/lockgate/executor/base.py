@@ -90,7 +90,7 @@ class Executor(Protocol):
     name: str
     workers: int
 
-    def submit(self, fn: Callable[..., Any], job: Any, *, resources: dict[str, Any] | None = None) -> Future:
+    def submit(self, fn: Callable[..., Any], job: Any, *, resources: dict[str, Any] | None = None) -> Future[Any]:
         ...
 
     def cancel_running(self) -> None:

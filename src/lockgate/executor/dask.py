@@ -97,7 +97,7 @@ class DaskExecutor:
             _quiet_dask_logs()
         self._cluster = None
         self._lock = threading.Lock()
-        self._running: dict[str, tuple[Any, Future]] = {}  # dask key -> (dask future, ours)
+        self._running: dict[str, tuple[Any, Future[Any]]] = {}  # dask key -> (dask future, ours)
         if address is None:
             n_workers = max(1, workers or os.cpu_count() or 1)
             memory = _total_memory() // n_workers
@@ -175,8 +175,8 @@ class DaskExecutor:
 
     # -- the Executor protocol ------------------------------------------------------------
 
-    def submit(self, fn: Callable[..., Any], job: Any, *, resources: dict[str, Any] | None = None) -> Future:
-        result: Future = Future()
+    def submit(self, fn: Callable[..., Any], job: Any, *, resources: dict[str, Any] | None = None) -> Future[Any]:
+        result: Future[Any] = Future()
         try:
             wanted = self.worker_resources(resources)
         except UsageError as exc:
@@ -207,7 +207,7 @@ class DaskExecutor:
                 with contextlib.suppress(Exception):
                     result.set_exception(exc)
 
-        def cancel_remote(mine: Future) -> None:
+        def cancel_remote(mine: Future[Any]) -> None:
             if mine.cancelled():
                 remote.cancel()
 
@@ -239,7 +239,7 @@ class DaskExecutor:
             self._cluster = None
 
 
-def _cancel(future: Future) -> None:
+def _cancel(future: Future[Any]) -> None:
     """Cancel a future we never marked running, and wake ``concurrent.futures.wait``
     (``Future.cancel`` alone leaves it CANCELLED but not yet notified)."""
     if future.cancel():

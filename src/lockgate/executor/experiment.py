@@ -211,7 +211,7 @@ def _with_value(root: Path, params_file: str, texts: dict[str, str], key: str, v
         data = apply_overrides(yaml.safe_load(text) or {}, [f"{key}={json.dumps(value)}"])
         if params_file.endswith(".json"):  # a program reading JSON must still read it
             return json.dumps(data, indent=2) + "\n"
-        return yaml.safe_dump(data, sort_keys=False)
+        return str(yaml.safe_dump(data, sort_keys=False))
 
 
 def _rewrite(project: Any, experiment: Experiment, rewrites: dict[str, str]) -> None:

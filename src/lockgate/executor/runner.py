@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # imported where used: a run with nothing to do (and `status`
     from lockgate.executor.worker import Job, JobResult
     from lockgate.executor.effects import Effects
     from lockgate.gates import Decision
+    from lockgate.graph.stage import Stage
     from lockgate.store.base import ObjectStore
     from lockgate.store.statcache import StatCache
 
@@ -151,7 +152,7 @@ class Runner:
         waiting = {n: sum(1 for p in pipeline.parents(n) if p in pending) for n in run.selected}
         ready = [(rank[n], n) for n in run.selected if waiting[n] == 0]
         heapq.heapify(ready)
-        running: dict[Future, _Running] = {}
+        running: dict[Future[JobResult], _Running] = {}
         stop = False
 
         def settle(name: str) -> None:
@@ -215,7 +216,7 @@ class Runner:
 
     # -- one stage: decide, then apply ------------------------------------------------
 
-    def _start(self, run: PipelineRun, name: str) -> tuple[Future, _Running] | None:
+    def _start(self, run: PipelineRun, name: str) -> tuple[Future[JobResult], _Running] | None:
         verdict = self.decider.decide(run, name)
         if self.options.dry_run:
             self._preview(run, name, verdict)
@@ -231,7 +232,7 @@ class Runner:
             self._end(run, name, verdict.outcome, reasons=list(verdict.reasons), message=verdict.message,
                       decisions=[d.to_record() for d in verdict.decisions])
 
-    def _apply(self, run: PipelineRun, name: str, verdict: Verdict) -> tuple[Future, _Running] | None:
+    def _apply(self, run: PipelineRun, name: str, verdict: Verdict) -> tuple[Future[JobResult], _Running] | None:
         if verdict.act is Act.RUN:
             return self._submit(run, name, verdict)
         if verdict.act is Act.RESTORE:
@@ -277,7 +278,7 @@ class Runner:
 
     # -- running ----------------------------------------------------------------------
 
-    def _submit(self, run: PipelineRun, name: str, verdict: Verdict) -> tuple[Future, _Running] | None:
+    def _submit(self, run: PipelineRun, name: str, verdict: Verdict) -> tuple[Future[JobResult], _Running] | None:
         from lockgate.executor.worker import Job, run_job
 
         stage = run.pipeline.stages[name]
@@ -298,14 +299,14 @@ class Runner:
         future = self.executor.submit(run_job, job, resources=stage.resources or None)
         return future, _Running(name, job, verdict)
 
-    def _job_extra(self, run: PipelineRun, stage) -> dict[str, Any]:
+    def _job_extra(self, run: PipelineRun, stage: Stage) -> dict[str, Any]:
         extra: dict[str, Any] = {"pipeline": run.pipeline.name}
         alias = stage.with_.get("alias") if stage.kind == "uses" else None
         if isinstance(alias, str):
             extra["alias_metrics"] = self.alias_metrics(run.pipeline, alias, stage.name)
         return extra
 
-    def _rebuild_corrupt(self, run: PipelineRun, job: _Running, future: Future) -> list[str]:
+    def _rebuild_corrupt(self, run: PipelineRun, job: _Running, future: Future[JobResult]) -> list[str]:
         """A stage whose input object was corrupt (and has been dropped): run its
         producer again, then the stage, once. Returns the producers to re-plan (the stage waits for them)."""
         try:
@@ -331,7 +332,7 @@ class Runner:
         run.forced = run.forced | frozenset(producers)
         return producers
 
-    def _finish(self, run: PipelineRun, running: _Running, future: Future) -> bool:
+    def _finish(self, run: PipelineRun, running: _Running, future: Future[JobResult]) -> bool:
         from lockgate.executor.worker import JobResult
 
         name, job, verdict = running.name, running.job, running.verdict
@@ -387,7 +388,8 @@ class Runner:
             return
         run.lock.stages[name] = StageLock(
             fingerprint=record.fingerprint, kind=stage.kind, definition=record.definition,
-            code=record.code, params=dict(record.params), inputs=dict(record.inputs),
+            code=record.code if isinstance(record.code, str) else dict(record.code),
+            params=dict(record.params), inputs=dict(record.inputs),
             deps=dict(record.deps), outputs=outputs, metrics=metrics,
             gates=gates, duration=duration,
         )
@@ -398,7 +400,8 @@ class Runner:
         if time.monotonic() - run.lock_written >= max(LOCK_WRITE_INTERVAL, 10 * run.lock_cost):
             self._write_lock(run)
 
-    def _remember_metrics(self, run: PipelineRun, outputs: dict, metrics: dict, stage: str = "") -> None:
+    def _remember_metrics(self, run: PipelineRun, outputs: dict[str, Any], metrics: dict[str, Any],
+                          stage: str = "") -> None:
         for artifact, values in metrics.items():
             if artifact in outputs or artifact in run.pipeline.producers:
                 run.metrics[artifact] = values

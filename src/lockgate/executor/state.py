@@ -22,6 +22,8 @@ from lockgate.steps import step_code
 
 if TYPE_CHECKING:
     from lockgate.codegraph import CodeGraph
+    from lockgate.store.base import ObjectStore
+    from lockgate.store.statcache import StatCache
 
 
 class MissingInput(Exception):
@@ -39,8 +41,8 @@ class UpstreamUnknown(Exception):
 @dataclass
 class Workspace:
     root: Path
-    stats: Any  # StatCache
-    store: Any  # LocalStore
+    stats: StatCache
+    store: ObjectStore
     keep_data: bool = False  # store `inputs:` paths in the cache as they are hashed (a run, not status)
     data: dict[str, dict[str, Any]] = field(default_factory=dict)  # input path -> record, as kept
 
@@ -260,13 +262,13 @@ class Workspace:
         return str(digest)
 
 
-def path_digest(root: Path, rel: str, stats: Any, exclude: tuple[str, ...] = ()) -> str:
+def path_digest(root: Path, rel: str, stats: StatCache, exclude: tuple[str, ...] = ()) -> str:
     """The digest of a file or folder; a folder's digest leaves out ``exclude`` paths
     inside it (a stage's own outputs must not make its folder dependency change)."""
     target = os.path.join(root, rel)
     inside = [e for e in exclude if e.startswith(rel.rstrip("/") + "/")]
     if not inside or not os.path.isdir(target):
-        return stats.hash_path(target)[0]
+        return str(stats.hash_path(target)[0])
     from lockgate.hashing import folder_entries, hash_value
 
     skip = [e[len(rel.rstrip("/")) + 1:] for e in inside]

@@ -22,6 +22,7 @@ outputs count (the worker does: an exit 0 that lockgate saw, or nothing).
 
 import os
 import sys
+from types import ModuleType
 
 #: Signals whose default action dumps core: the supervisor re-raises them without one.
 _CORE_SIGNALS = ("SIGQUIT", "SIGILL", "SIGABRT", "SIGFPE", "SIGSEGV", "SIGBUS", "SIGSYS", "SIGTRAP")
@@ -87,7 +88,7 @@ def main(argv: list[str]) -> int:
     return 128 + sig
 
 
-def _stop_leftovers(_signal: object) -> None:
+def _stop_leftovers(_signal: ModuleType) -> None:
     """Kill what the command left running in the stage's group (``job &`` never waited
     for): the stage ends when its command does, and lockgate records its outputs then,
     so a later write would change them behind the lock's back. Linux lists the group

@@ -14,7 +14,7 @@ that nothing writes and that are not there.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -24,8 +24,11 @@ from lockgate.graph.pipeline import Pipeline, resolve_artifact
 from lockgate.graph.stage import Stage, overlapping_paths
 from lockgate.spec import limits
 from lockgate.spec.load import LoadedSpec
-from lockgate.spec.models import NAME_RE
+from lockgate.spec.names import NAME_RE
 from lockgate.spec.paths import check_path
+
+if TYPE_CHECKING:
+    from lockgate.spec.expr import Expr
 
 
 def compile_pipeline(loaded: LoadedSpec, *, known_aliases: Iterable[str] = ()) -> Pipeline:
@@ -139,7 +142,7 @@ def _artifact_edges(
             ))
         elif resolved in producers:
             _edge(graph, producers[resolved], stage.name, "artifact", resolved)
-    exprs = [("when", stage.when)] if stage.when else []
+    exprs: list[tuple[str | tuple[str, int], Expr]] = [("when", stage.when)] if stage.when else []
     exprs += [(("gates", i), g) for i, g in enumerate(stage.gates)]
     for where, expr in exprs:
         for ref in expr.refs:

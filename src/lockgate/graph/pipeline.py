@@ -34,6 +34,10 @@ class Pipeline:
     reads: dict[str, dict[str, Any]] = field(default_factory=dict)  # input name -> its read: options
     overrides: tuple[str, ...] = ()  # the `-p KEY=VALUE` it was loaded with ("" : the committed params)
     loaded: Any = field(default=None, repr=False, compare=False)  # the LoadedSpec, when compiled
+    # the edges, indexed once (set in __post_init__)
+    _parents: dict[str, list[str]] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _children: dict[str, list[str]] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _why: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         parents: dict[str, list[str]] = {n: [] for n in self.stages}
@@ -48,14 +52,14 @@ class Pipeline:
         object.__setattr__(self, "_why", why)
 
     def parents(self, name: str) -> list[str]:
-        return self._parents[name]  # type: ignore[attr-defined]
+        return self._parents[name]
 
     def children(self, name: str) -> list[str]:
-        return self._children[name]  # type: ignore[attr-defined]
+        return self._children[name]
 
     def why(self, parent: str, child: str) -> str:
         """What the edge is made of: "artifact", "path", "expression" or "alias"."""
-        return self._why[parent, child]  # type: ignore[attr-defined]
+        return self._why[parent, child]
 
     @cached_property
     def known_artifacts(self) -> dict[str, str]:

@@ -148,9 +148,10 @@ def _binding(tree: ast.Module, name: str, module: str, is_package: bool) -> Any:
     return only
 
 
-def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
-    """Statements that run at import: the module's, and those inside its if/try/with/for."""
-    out: list[ast.stmt] = []
+def _top_level(body: Sequence[ast.AST]) -> list[ast.AST]:
+    """Statements that run at import: the module's, and those inside its if/try/with/for
+    (an ``except`` handler is not a statement, but its body runs at import too)."""
+    out: list[ast.AST] = []
     for node in body:
         out.append(node)
         for field in ("body", "orelse", "finalbody", "handlers"):

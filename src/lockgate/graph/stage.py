@@ -50,7 +50,7 @@ class Stage:
 
     def cached(self, path: str) -> bool:
         """Whether an output is stored in the cache (DVC's ``cache: true``, the default)."""
-        return self.flags.get(path, {}).get("cache", True)
+        return bool(self.flags.get(path, {}).get("cache", True))
 
     def persists(self, path: str) -> bool:
         """Whether an output stays in place while the command runs (DVC's ``persist``)."""
