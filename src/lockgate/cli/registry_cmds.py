@@ -109,7 +109,7 @@ def _gated_metrics(project) -> dict[str, list[str]]:
         except Exception as exc:  # a broken spec only costs its hints; `validate` reports it
             logging.getLogger(__name__).debug("registry list: %s not loaded: %s", path, exc)
             continue
-        known = {**pipeline.producers, **dict.fromkeys(pipeline.inputs, "")}
+        known = pipeline.known_artifacts
         recorded: dict[str, str] = {}  # metrics artifact a promote stage records -> model
         for stage in pipeline.stages.values():
             if stage.kind == "uses" and stage.run == "promote" and "metrics" in stage.inputs:

@@ -20,7 +20,7 @@ import networkx as nx
 
 from lockgate.errors import SpecError, SpecIssue, did_you_mean
 from lockgate.graph.expand import expand_stages
-from lockgate.graph.pipeline import Pipeline, resolve_artifact
+from lockgate.graph.pipeline import Pipeline, known_artifacts, resolve_artifact
 from lockgate.graph.stage import Stage, overlapping_paths
 from lockgate.spec import limits
 from lockgate.spec.load import LoadedSpec
@@ -122,7 +122,7 @@ def _artifact_edges(
     issues: list[SpecIssue],
     stages_by_name: dict[str, Stage],
 ) -> None:
-    known = {**producers, **dict.fromkeys(inputs, "")}
+    known = known_artifacts(producers, inputs)
     for arg, artifact in stage.inputs.items():
         resolved = resolve_artifact(artifact, stage, known)
         writer = stages_by_name.get(producers.get(str(resolved), ""))
@@ -307,7 +307,7 @@ def missing_reads(
 
     fix = "create it, correct the path, or add a stage that writes it"
     for pipeline in pipelines:
-        known = {**pipeline.producers, **dict.fromkeys(pipeline.inputs, "")}
+        known = pipeline.known_artifacts
         readers: dict[str, list[str]] = {}
         for stage in pipeline.stages.values():
             for artifact in stage.inputs.values():

@@ -7,6 +7,7 @@ way it imports no pydantic.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -65,7 +66,7 @@ class Pipeline:
     def known_artifacts(self) -> dict[str, str]:
         """Every artifact name a stage may read: produced ones (-> their stage) and the
         pipeline's inputs (-> ""); built once, not once per stage decided."""
-        return {**self.producers, **dict.fromkeys(self.inputs, "")}
+        return known_artifacts(self.producers, self.inputs)
 
     @cached_property
     def graph(self) -> Any:
@@ -139,6 +140,11 @@ class Pipeline:
         from lockgate.spec.params import parse_override
 
         return dict(parse_override(text) for text in self.overrides)
+
+
+def known_artifacts(producers: Mapping[str, str], inputs: Iterable[str]) -> dict[str, str]:
+    """Artifact name -> the stage producing it, or "" for a pipeline input."""
+    return {**producers, **dict.fromkeys(inputs, "")}
 
 
 def resolve_artifact(name: str, stage: Stage, known: dict[str, Any] | set[str]) -> str | None:

@@ -66,7 +66,7 @@ def _edge_label(pipeline, parent: str, child: str, why: str, via: str) -> EdgeLa
     from lockgate.graph.pipeline import resolve_artifact
 
     stage = pipeline.stages[child]
-    known = {**pipeline.producers, **dict.fromkeys(pipeline.inputs, "")}
+    known = pipeline.known_artifacts
 
     def mine(name: str) -> str | None:
         artifact = resolve_artifact(name, stage, known)
