@@ -259,3 +259,14 @@ def test_polars_strings_short_long_empty_and_unicode():
         theirs = pd.Series(values, name="g")
         assert_table_matches(y, p, pl.Series("g", values), theirs)
         assert_disparities_match(y, p, pl.Series("g", values), theirs, methods=("between_groups",))
+
+
+def test_polars_booleans_read_as_bitmaps():
+    rng = np.random.default_rng(9)
+    for n in (1, 7, 9, 1000):  # bitmaps shorter than a byte, and a row count not a multiple of 8
+        y, p = rng.integers(0, 2, n), rng.integers(0, 2, n)
+        flags, region = rng.random(n) < 0.4, rng.choice(["a", "b"], n)
+        theirs = pd.DataFrame({"region": region, "flag": flags})
+        for ours in (pl.from_pandas(theirs), pl.from_pandas(theirs[["flag", "region"]]),
+                     pl.DataFrame({"flag": flags, "other": ~flags, "region": region})):
+            assert_table_matches(y, p, ours, ours.to_pandas())
