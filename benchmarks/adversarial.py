@@ -1190,6 +1190,20 @@ stages:
 """
 
 
+def _folder_becomes_link(a: Attack, folder: str, out: str) -> None:
+    """A stage writes ``out/f``; between runs ``folder`` (``out`` or a parent of it) is
+    replaced by a link to the victim folder: status, restore and a forced run must not
+    follow it (the command refuses to run through the link, exit 3)."""
+    write(a.repo, "pipelines/p.yaml", f"version: 1\nstages:\n  a:\n    cmd: '[ -L {folder} ] && exit 3; "
+          f"mkdir -p {out} && echo ours > {out}/f'\n    outs: [{out}]\n")
+    a.lg("run", "--json", expect=(0,))
+    shutil.rmtree(a.repo / folder)
+    (a.repo / folder).symlink_to(a.victim)
+    a.lg("status")
+    a.lg("run", "--json")
+    a.lg("run", "--json", "-f")
+
+
 def attacks_list() -> list[tuple[str, str, Callable[[Attack], None]]]:
     items: list[tuple[str, str, Callable[[Attack], None]]] = []
 
@@ -1261,26 +1275,12 @@ def attacks_list() -> list[tuple[str, str, Callable[[Attack], None]]]:
     @attack("output folder replaced by a link between runs", "out/ replaced by a link to the victim folder "
             "(which has files the manifest lacks): restore and prune")
     def _(a: Attack) -> None:
-        write(a.repo, "pipelines/p.yaml", "version: 1\nstages:\n  a:\n    cmd: '[ -L out ] && exit 3; mkdir -p out "
-              "&& echo ours > out/f.txt'\n    outs: [out]\n")
-        a.lg("run", "--json", expect=(0,))
-        shutil.rmtree(a.repo / "out")
-        (a.repo / "out").symlink_to(a.victim)
-        a.lg("status")
-        a.lg("run", "--json")
-        a.lg("run", "--json", "-f")
+        _folder_becomes_link(a, "out", "out")
 
     @attack("output's parent folder replaced by a link", "data/o written by a stage; data/ becomes a link to the "
             "victim (which has o/f and o/keep.txt): restore and prune must not follow it")
     def _(a: Attack) -> None:
-        write(a.repo, "pipelines/p.yaml", "version: 1\nstages:\n  a:\n    cmd: '[ -L data ] && exit 3; mkdir -p data/o "
-              "&& echo ours > data/o/f'\n    outs: [data/o]\n")
-        a.lg("run", "--json", expect=(0,))
-        shutil.rmtree(a.repo / "data")
-        (a.repo / "data").symlink_to(a.victim)
-        a.lg("status")
-        a.lg("run", "--json")
-        a.lg("run", "--json", "-f")
+        _folder_becomes_link(a, "data", "data/o")
 
     @attack("output inside a folder linked outside", "data/ is a link to an outside folder from the start; the "
             "stage writes data/o/f there: the stage fails and nothing of it is cached")
