@@ -27,6 +27,17 @@ Measured, for both tools, side by side:
   parallel  4 independent `sleep 1` stages, first run (lockgate with its default -j
             and with -j 4).
 
+Python stages (issue 15), lockgate with its worker processes (the default) and with
+``executor: thread`` (every stage on a thread of lockgate), and DVC running each
+stage's function with ``python -c``:
+  gil4      four independent `call` stages of ~1.5 s of pure-Python work each
+            (``--python-seconds``), ``run -f -j 2``; the floor is the serial sum of
+            the four calls timed in one interpreter, and the target is that sum over
+            lockgate's whole wall time (CLI start-up included) >= 1.65x.
+  tiny50    fifty independent `call` stages returning a small dict, ``run -f`` with
+            the default -j: the workers' start must not cost a process per stage
+            (target: about 2 s).
+
 DVC runs from ``--dvc PATH`` (or ``$LOCKGATE_BENCH_DVC``, else ``dvc`` on PATH; with
 none of them, a venv ``benchmarks/.work/dvc-venv`` is created on first use, never in
 the project's environment). DVC's first run is too slow to repeat
@@ -423,6 +434,123 @@ def bench_parallel(args, results: list[Result]) -> None:
              f"median {statistics.median(samples):.2f}s")
 
 
+# -- Python stages (issue 15) ---------------------------------------------------------------
+
+PY_STEPS = """
+def spin(*, n):
+    total = 0
+    for i in range(n):
+        total += i % 7
+    return {"total": total}
+
+
+def tiny(*, i):
+    return {"i": i}
+"""
+
+
+def spin_rate() -> float:
+    """Loop iterations of ``spin`` a second on this interpreter (median of 5 short runs)."""
+    code = PY_STEPS + "\nimport time\nt = time.perf_counter(); spin(n=2_000_000); print(time.perf_counter() - t)"
+    samples = [float(sh([sys.executable, "-c", code], WORK).stdout) for _ in range(5)]
+    return 2_000_000 / statistics.median(samples)
+
+
+def python_repo(tool: str, label: str, stages: list[tuple[str, str]], executor: str = "") -> Path:
+    """A repository of `call` stages (lockgate) or the same functions as `python -c`
+    commands (DVC); ``stages``: (name, call with its keyword arguments)."""
+    repo = REPOS / f"python-{label}-{tool}{'-' + executor if executor else ''}"
+    if repo.exists():
+        shutil.rmtree(repo)
+    (repo / "out").mkdir(parents=True)
+    (repo / "out" / ".keep").write_text("")
+    (repo / "steps.py").write_text(PY_STEPS)
+    sh(["git", "init", "-q"], repo)
+    if tool == "lockgate":
+        (repo / "pipelines").mkdir()
+        lines = ["version: 1"] + ([f"executor: {executor}"] if executor else []) + ["stages:"]
+        for name, call in stages:
+            func, _, kwargs = call.partition("(")
+            args = ", ".join(f"{k}: {v}" for k, v in (a.split("=") for a in kwargs.rstrip(")").split(", ")))
+            lines.append(f"  {name}: {{call: 'steps:{func}', with: {{{args}}}, out: [{name}]}}")
+        (repo / "pipelines" / "bench.yaml").write_text("\n".join(lines) + "\n")
+        (repo / ".gitignore").write_text(".lockgate/\n")
+    else:
+        lines = ["stages:"]
+        for name, call in stages:
+            cmd = f"python -c 'import json, steps; json.dump(steps.{call}, open(\"out/{name}.json\", \"w\"))'"
+            lines += [f"  {name}:", f"    cmd: {json.dumps(cmd)}", "    deps: [steps.py]",
+                      f"    outs: [out/{name}.json]"]
+        (repo / "dvc.yaml").write_text("\n".join(lines) + "\n")
+        env = dvc_env()
+        sh([*dvc_cmd(), "init", "-q"], repo, env)
+        sh([*dvc_cmd(), "config", "core.analytics", "false"], repo, env)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "bench pipeline")
+    return repo
+
+
+def bench_python(args, results: list[Result]) -> None:
+    """Python stages: lockgate's worker processes vs its threads (and, for gil4, the serial
+    sum of the work), timed round-robin so a change of load hits all alike; DVC after."""
+    n = int(args.python_seconds * spin_rate())
+    cases = {"gil4": [(f"g{i}", f"spin(n={n})") for i in range(4)],
+             "tiny50": [(f"t{i:02d}", f"tiny(i={i})") for i in range(50)]}
+    for label, stages in cases.items():
+        jobs = ["-j", "2"] if label == "gil4" else []
+        calls: dict[str, tuple[list[str], Path, dict[str, str]]] = {}
+        for name, executor in (("lockgate", ""), ("lockgate-threads", "thread")):
+            repo = python_repo("lockgate", label, stages, executor)
+            calls[name] = ([*lockgate_cmd(), "run", "-f", *jobs], repo, tool_env())
+        if label == "gil4":
+            code = f"import steps, time; t = time.perf_counter(); {'; '.join(f'steps.{c}' for _, c in stages)}"
+            calls["floor"] = ([sys.executable, "-c", code + "; print(time.perf_counter() - t)"],
+                              calls["lockgate"][1], tool_env())
+        for run, repo, env in calls.values():
+            sh(run, repo, env)  # warm-up (and the first run: the lock exists from here on)
+        samples: dict[str, list[float]] = {name: [] for name in calls}
+        cpu: dict[str, list[float]] = {name: [] for name in calls}
+        for _ in range(args.python_reps):
+            for name, (run, repo, env) in calls.items():
+                t, out = timed(run, repo, env)
+                if name == "floor":
+                    t = float(out.split()[-1])  # the work alone, without the interpreter's start
+                elif ran_count("lockgate", out) != len(stages):
+                    raise RuntimeError(f"lockgate ran {ran_count('lockgate', out)} of {len(stages)}:\n{out[-1500:]}")
+                samples[name].append(t)
+                cpu[name].append(CPU[-1])
+        for name in calls:
+            _add(results, "python", len(stages), label, name, samples[name], cpu[name],
+                 "serial sum" if name == "floor" else "")
+        repo = python_repo("dvc", label, stages)
+        run = [*dvc_cmd(), "repro", "-f"]
+        sh(run, repo, dvc_env())
+        reps = max(1, args.python_reps // 2)
+        dvc = [timed(run, repo, dvc_env())[0] for _ in range(reps)]
+        _add(results, "python", len(stages), label, "dvc", dvc, CPU[-reps:])
+
+
+def python_table(results: list[Result]) -> str:
+    by = {(r.measure, r.tool): r for r in results if r.shape == "python"}
+    lines = ["| measure | lockgate, processes (s) | lockgate, threads (s) | DVC (s) | serial sum of the work (s) "
+             "| serial sum / lockgate | DVC / lockgate | target | met? |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for measure, target in (("gil4", 1.65), ("tiny50", 2.0)):
+        lg, th, dv, fl = (by.get((measure, t)) for t in ("lockgate", "lockgate-threads", "dvc", "floor"))
+        if lg is None:
+            continue
+        speedup = fl.median / lg.median if fl else None
+        cell = lambda r: f"{r.median:.3f} ({len(r.samples)}x)" if r else "-"  # noqa: E731
+        if measure == "gil4":
+            goal, met = f"serial sum / lockgate >= {target}x", speedup is not None and speedup >= target
+        else:
+            goal, met = f"lockgate <= ~{target:.0f} s", lg.median <= target
+        lines.append(f"| {measure} | {cell(lg)} | {cell(th)} | {cell(dv)} | {cell(fl)} "
+                     f"| {f'{speedup:.2f}x' if speedup else '-'} | {f'{dv.median / lg.median:.1f}x' if dv else '-'} "
+                     f"| {goal} | {'met' if met else 'MISSED'} |")
+    return "\n".join(lines)
+
+
 def profile(repo: Path, shape: str, n: int) -> None:
     """cProfile lockgate's no-op run, status, one-stale run and first run on this repo."""
     import pstats
@@ -535,6 +663,11 @@ def main() -> int:
                          "[100 with --quick, else 500]")
     ap.add_argument("--no-parallel", action="store_true", help="skip the 4 x `sleep 1` case")
     ap.add_argument("--no-stale", action="store_true", help="skip the one-stale-stage runs")
+    ap.add_argument("--no-python", action="store_true", help="skip the Python-stage cases (gil4, tiny50)")
+    ap.add_argument("--python-only", action="store_true", help="only the Python-stage cases")
+    ap.add_argument("--python-seconds", type=float, default=1.5,
+                    help="seconds of pure-Python work in each gil4 stage [1.5]")
+    ap.add_argument("--python-reps", type=int, default=3, help="repetitions of the Python-stage runs [3]")
     ap.add_argument("--dvc", default=os.environ.get("LOCKGATE_BENCH_DVC"), metavar="PATH",
                     help="the dvc program to compare with [$LOCKGATE_BENCH_DVC, else `dvc` on PATH, "
                          "else a venv benchmarks/.work/dvc-venv made once]")
@@ -559,7 +692,7 @@ def main() -> int:
 
     results: list[Result] = []
     dvc_full_done_big = False
-    for shape in args.shapes:
+    for shape in args.shapes if not args.python_only else ():
         for n in args.sizes:
             note(f"{shape}, {n} stages")
             lockgate = bench_first("lockgate", shape, n, args, results, dvc_full=True)
@@ -575,11 +708,14 @@ def main() -> int:
                 bench_stale(dvc, shape, n, args, results)
             if args.profile and n == max(args.sizes):
                 profile(lockgate.repo, shape, n)
-    if not args.no_parallel:
+    if not args.no_parallel and not args.python_only:
         note("4 independent `sleep 1` stages")
         bench_parallel(args, results)
+    if not args.no_python:
+        note("Python stages: worker processes vs threads vs DVC")
+        bench_python(args, results)
 
-    text, rows = table(results, set())
+    text, rows = table([r for r in results if r.shape != "python"], set())
     print()
     print(f"lockgate {versions['lockgate']} vs {dvc_version}; Python {versions['python']}; "
           f"{versions['cores']} cores; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
@@ -590,6 +726,10 @@ def main() -> int:
     print("median wall time of the whole CLI process; † = DVC lock built with `dvc commit -f` "
           "over pre-made outputs (its first run not timed at that size)")
     print(text)
+    if any(r.shape == "python" for r in results):
+        print("\nPython stages (call), run -f: lockgate's worker processes (default) and executor: thread; "
+              "DVC runs each function with python -c")
+        print(python_table(results))
     for r in results:
         if r.measure == "commit":
             print(f"(DVC `dvc commit -f` to build the lock: {r.shape} {r.n} stages {r.median:.1f} s)")
