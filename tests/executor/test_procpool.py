@@ -335,6 +335,36 @@ def test_a_stage_asking_two_cpus_takes_both_slots():
         executor.close()
 
 
+def test_executor_is_thread_or_process_and_only_for_python_stages(tmp_path):
+    from lockgate.errors import SpecError
+
+    root = _project(tmp_path / "r")
+    write(root, "pipelines/p.yaml", """
+version: 1
+executor: procs
+stages:
+  a: {call: "steps:make", out: [x], executor: thred}
+  b: {cmd: "true", executor: thread}
+""")
+    with pytest.raises(SpecError) as caught:
+        api.load_pipeline("p", root=root)
+    said = str(caught.value).splitlines()
+    assert said[:2] == [
+        "pipelines/p.yaml:2:11: 'executor' should be 'thread' or 'process', got 'procs'",
+        "pipelines/p.yaml:4:44: stage 'a': 'executor' should be 'thread' or 'process', got 'thred'",
+    ]
+    assert said[2].startswith("pipelines/p.yaml:5:20: stage 'b': unknown key 'executor'; allowed keys: ")
+    write(root, "pipelines/p.yaml", """
+version: 1
+executor: thread
+stages:
+  a: {call: "steps:make", out: [x]}
+  b: {call: "steps:make", out: [y], executor: process}
+""")
+    stages = api.load_pipeline("p", root=root).stages
+    assert (stages["a"].executor, stages["b"].executor) == ("thread", "process")
+
+
 def test_memory_sizes_read_as_dask_reads_them():
     assert parse_memory("2GiB") == 2 * 2**30
     assert parse_memory("512 MB") == 512 * 10**6

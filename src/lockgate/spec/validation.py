@@ -137,7 +137,10 @@ _BOUNDS = {
 
 
 def _constraint(err: Any) -> str:
-    """``a number greater than 0`` for pydantic's ``Input should be greater than 0``."""
+    """``a number greater than 0`` for pydantic's ``Input should be greater than 0``;
+    ``'thread' or 'process'`` for a closed choice (a ``Literal``)."""
+    if err["type"] == "literal_error" and "expected" in (err.get("ctx") or {}):
+        return str(err["ctx"]["expected"])
     bound = _BOUNDS.get(err["type"])
     if bound is None or bound[0] not in (err.get("ctx") or {}):
         return ""
