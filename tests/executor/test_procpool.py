@@ -351,7 +351,7 @@ stages:
     said = str(caught.value).splitlines()
     assert said[:2] == [
         "pipelines/p.yaml:2:11: 'executor' should be 'thread' or 'process', got 'procs'",
-        "pipelines/p.yaml:4:44: stage 'a': 'executor' should be 'thread' or 'process', got 'thred'",
+        "pipelines/p.yaml:4:47: stage 'a': 'executor' should be 'thread' or 'process', got 'thred'",
     ]
     assert said[2].startswith("pipelines/p.yaml:5:20: stage 'b': unknown key 'executor'; allowed keys: ")
     write(root, "pipelines/p.yaml", """
