@@ -261,6 +261,9 @@ def serve() -> None:
     _adopt(conn.recv())
     for name in _WARM:
         __import__(name)
+    from lockgate.executor.worker import line_buffered_logs
+
+    line_buffered_logs()
     conn.send(("ready", os.getpid()))
     wake_r, wake_w = os.pipe()
     while True:

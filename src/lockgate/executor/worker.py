@@ -246,6 +246,15 @@ def _captured(log: Any):
 
 # -- the job ------------------------------------------------------------------------
 
+_LOG_BUFFERING = [-1]  # open()'s buffering of a stage's log: the default, or 1 (lines)
+
+
+def line_buffered_logs() -> None:
+    """Write each line of a stage's log as it comes: in a worker process
+    (``executor.procpool``), which a signal may kill with its buffers unwritten, and
+    the last lines before it are the ones that say why."""
+    _LOG_BUFFERING[0] = 1
+
 
 def run_job(job: Job) -> JobResult:
     """Run ``job.stage``; never raises for a stage failure (returns ok=False)."""
@@ -261,7 +270,7 @@ def run_job(job: Job) -> JobResult:
     if log_path.is_symlink():  # never ours: writing the log would write through it
         log_path.unlink()
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    with open(log_fd, "w", encoding="utf-8", errors="replace") as log:
+    with open(log_fd, "w", encoding="utf-8", errors="replace", buffering=_LOG_BUFFERING[0]) as log:
         try:
             _refuse_if_stopped()  # a job a pool thread picked up as Ctrl-C arrived
             if job.stage.kind == "cmd":
