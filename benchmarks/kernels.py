@@ -234,7 +234,7 @@ def drift_cases() -> tuple[list[Case], str | None]:
         Case(
             "ks_less", lambda d: drift.ks_2samp(d["ref"], d["cur"], alternative="less"),
             lambda d: tuple(stats.ks_2samp(d["ref"], d["cur"], alternative="less"))[:2],
-            "scipy.stats.ks_2samp(alternative='less')", sort2, "np.sort(ref)+np.sort(cur)", ">=10x ref",
+            "scipy.stats.ks_2samp(alternative='less')", sort2, "np.sort(ref)+np.sort(cur)", "-",
         ),
         Case(
             "psi", lambda d: drift.psi(d["ref"], d["cur"]), lambda d: _numpy_psi(d["ref"], d["cur"]),

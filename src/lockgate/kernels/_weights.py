@@ -208,9 +208,21 @@ def sorted_runs(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -
         return parts[0]
     (pos1, neg1), (pos2, neg2) = parts
     n_pos = pos1.shape[0] + pos2.shape[0]
-    merged = np.empty_like(pairs)
+    merged = _free_buffer((pos1, neg1, pos2, neg2), pairs, scratch)
     _both(lambda: _merge_pairs(pos1, pos2, merged[:n_pos]), lambda: _merge_pairs(neg1, neg2, merged[n_pos:]))
     return merged[:n_pos], merged[n_pos:]
+
+
+def _free_buffer(runs: tuple[np.ndarray, ...], pairs: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """A buffer none of ``runs`` lives in, to merge into: usually ``pairs`` or ``scratch``
+    (every run took as many passes), else a new one. At 1e7 rows a new 160 MB buffer
+    costs as much as a radix pass (page faults)."""
+    held = [run for run in runs if run.size]
+    if not any(np.may_share_memory(run, pairs) for run in held):
+        return pairs
+    if not any(np.may_share_memory(run, scratch) for run in held):
+        return scratch
+    return np.empty_like(pairs)
 
 
 def weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]:
