@@ -180,3 +180,15 @@ def test_options_are_checked_when_the_spec_loads():
     with pytest.raises(ValueError):
         ExplainOptions(target="y", method="lime")
     assert pd.api.types.is_scalar(FairnessOptions(sensitive=["a"]).pos_label)
+
+
+def test_gate_keys_are_known_before_the_run(data):
+    from lockgate.steps.options import output_keys
+
+    table, model, _ = data
+    with_ = {"sensitive": ["region", "band"], "target": "y", "intersections": True, "n_resamples": 0}
+    keys = output_keys("fairness", with_)
+    result = fairness.run({"model": model, "table": table}, FairnessOptions(**with_), ctx())
+    assert set(result) <= keys  # every key the step returns is one validate accepts
+    assert {"region", "band", "region_x_band", "demographic_parity_ratio"} <= keys
+    assert output_keys("fairness", {"sensitive": "${cols}"}) is None  # not known until interpolated

@@ -171,6 +171,16 @@ class FairnessOptions(_Options):
     trust_pickle: bool = Field(False, description=TRUST_PICKLE)
 
 
+FAIRNESS_KEYS = frozenset({
+    "demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
+    "equalized_odds_ratio", "equal_opportunity_difference", "equal_opportunity_ratio",
+    "selection_rate_difference", "base_rate_difference", "base_rate_ratio", "min_share", "share_shift",
+    "base_rate_shift", "n_small_groups", "rows", "worst_attribute", "groups",
+})
+"""The top-level keys of a ``fairness`` artifact besides one per sensitive column (and
+their intersection): the worst value over the columns."""
+
+
 class ExplainOptions(_Options):
     """What drives a model's decisions: permutation importance (scikit-learn's, exactly) or
     mean |SHAP| for tree models; with a `current` table, attribution drift."""
@@ -233,6 +243,14 @@ def output_keys(step: str, with_: dict[str, Any]) -> frozenset[str] | None:
         return frozenset({"share_drifted", "dataset_drift", "n_drifted", "n_columns"})
     if step == "validate":
         return frozenset({"rows", "columns", "violations"})
+    if step == "fairness":
+        sensitive = with_.get("sensitive")
+        if not isinstance(sensitive, list) or not all(isinstance(c, str) for c in sensitive):
+            return None
+        groupings = set(sensitive)
+        if with_.get("intersections") is True and len(sensitive) > 1:
+            groupings.add("_x_".join(sensitive))
+        return frozenset(groupings) | FAIRNESS_KEYS
     if step == "evaluate":
         metrics = with_.get("metrics")
         chosen = set(metrics) if isinstance(metrics, list) else {*CLASSIFICATION_METRICS, *REGRESSION_METRICS}
