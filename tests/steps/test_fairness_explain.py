@@ -192,3 +192,12 @@ def test_gate_keys_are_known_before_the_run(data):
     assert set(result) <= keys  # every key the step returns is one validate accepts
     assert {"region", "band", "region_x_band", "demographic_parity_ratio"} <= keys
     assert output_keys("fairness", {"sensitive": "${cols}"}) is None  # not known until interpolated
+
+
+def test_shap_without_the_extra_names_it(data, monkeypatch):
+    import sys
+
+    table, model, _ = data
+    monkeypatch.setitem(sys.modules, "shap", None)  # as if the extra were not installed
+    with pytest.raises(StageFailed, match=r'pip install "lockgate\[explain\]"'):
+        explain.run({"model": model, "table": table}, ExplainOptions(target="y", method="shap"), ctx())
