@@ -213,13 +213,6 @@ def test_bootstrap_is_seeded_and_reports_a_missed_group():
 
 # ------------------------------------------------------------ properties
 
-labels = st.one_of(
-    st.sampled_from(["a", "b", "c", NULL]),
-    st.integers(-2, 2),
-    st.booleans(),
-)
-
-
 @st.composite
 def groupings(draw):
     n = draw(st.integers(1, 60))
