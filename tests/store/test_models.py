@@ -18,7 +18,11 @@ from sklearn.preprocessing import OneHotEncoder
 from lockgate.errors import StoreError, UntrustedModel
 from lockgate.hashing import digest_bytes
 from lockgate.store.artifacts import (
+    ArtifactRef,
+    WrongRecord,
+    decode_metadata,
     encode_model,
+    file_content_digest,
     load_model,
     load_model_file,
     model_file_metadata,
@@ -50,8 +54,8 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _forest() -> RandomForestClassifier:
-    return RandomForestClassifier(n_estimators=10, max_depth=4, random_state=7).fit(*_data())
+def _forest(seed: int = 7) -> RandomForestClassifier:
+    return RandomForestClassifier(n_estimators=10, max_depth=4, random_state=seed).fit(*_data())
 
 
 def _pipeline() -> Pipeline:
@@ -65,7 +69,8 @@ def test_model_round_trip_with_metadata(store: ObjectStore, make) -> None:  # ty
     ref = save_model(
         store, model, feature_names=FEATURES, training_data_hash=digest_bytes(b"train")
     )
-    assert ref.kind == "model" and ref.digest == ref.object
+    assert ref.kind == "model" and ref.object == digest_bytes(store.get_bytes(ref.object))
+    assert ref.digest == file_content_digest(store.get_bytes(ref.object))
     loaded = load_model(store, ref)
     X, _ = _data()
     assert type(loaded) is type(model)
@@ -125,7 +130,26 @@ def test_same_model_gives_same_bytes_in_another_process(tmp_path: Path) -> None:
     )
     assert out.stdout.strip() == here
     assert digest_bytes(encode_model(_forest(), feature_names=FEATURES)) == here
-    assert save_model(MemoryStore(), _forest(), feature_names=FEATURES).digest == here
+    assert save_model(MemoryStore(), _forest(), feature_names=FEATURES).object == here
+
+
+def test_a_model_digest_names_the_model_not_the_python_that_trained_it(monkeypatch) -> None:
+    """The README example reran its gates on a machine whose Python was 3.11.2, not
+    3.11.7: the library versions recorded in the file were part of the model's digest."""
+    from lockgate.store import models
+
+    first = save_model(MemoryStore(), _forest(), feature_names=FEATURES)
+    monkeypatch.setattr(models, "_library_versions", lambda: {"python": "3.11.2", "numpy": "9.9"})
+    store = MemoryStore()
+    second = save_model(store, _forest(), feature_names=FEATURES)
+    assert second.object != first.object  # the file records where it was trained ...
+    assert second.digest == first.digest  # ... the digest is the model's
+    assert decode_metadata(store.get_bytes(second.object))["versions"]["python"] == "3.11.2"
+    other = save_model(store, _forest(seed=1), feature_names=FEATURES)
+    assert other.digest != first.digest  # another fit is another model
+    forged = ArtifactRef("model", first.digest, other.object, {})
+    with pytest.raises(WrongRecord, match="does not hold model"):
+        load_model(store, forged)
 
 
 def test_foreign_model_file_gets_skops_trust_defaults(tmp_path: Path) -> None:

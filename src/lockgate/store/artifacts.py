@@ -62,6 +62,8 @@ from lockgate.store.models import (  # the model codec; the file helpers are re-
     decode_metadata,
     decode_model,
     encode_model,
+    encode_model_with_digest,
+    file_content_digest,
     load_model_file,
     model_file_metadata,
     save_model_file,
@@ -465,18 +467,24 @@ def save_model(
     feature_names: list[str] | None = None,
     training_data_hash: str | None = None,
 ) -> ArtifactRef:
-    """Store a fitted model (skops inside Arrow IPC); digest == object."""
-    data = encode_model(model, feature_names=feature_names, training_data_hash=training_data_hash)
-    digest = store.put_bytes(data)
+    """Store a fitted model (skops inside Arrow IPC). Its digest is the model's content
+    digest, its object the file's (``models.content_digest`` says why they differ)."""
+    data, digest = encode_model_with_digest(model, feature_names=feature_names,
+                                            training_data_hash=training_data_hash)
+    obj = store.put_bytes(data)
     cls = type(model)
-    return ArtifactRef("model", digest, digest, {"class": f"{cls.__module__}.{cls.__qualname__}"})
+    return ArtifactRef("model", digest, obj, {"class": f"{cls.__module__}.{cls.__qualname__}"})
 
 
 def load_model(store: ObjectStore, ref: ArtifactRef, trusted: list[str] | None = None) -> Any:
     """The model behind ``ref``; UntrustedModel names any type not trusted."""
     _expect(ref, "model")
     data = store.get_bytes(ref.object)
-    return decode_model(data, trusted, what=f"model {ref.digest[:12]}", vetted=True)
+    what = f"model {ref.digest[:12]}"
+    if ref.object != ref.digest and file_content_digest(data, what) != ref.digest:
+        raise WrongRecord(f"model object {ref.object[:12]} does not hold model {ref.digest[:12]}; "
+                          "the record that names it was edited")
+    return decode_model(data, trusted, what=what, vetted=True)
 
 
 def model_metadata(store: ObjectStore, ref: ArtifactRef) -> dict[str, Any]:
@@ -537,6 +545,8 @@ __all__ = [
     "canonical_skops",
     "decode_model",
     "encode_model",
+    "encode_model_with_digest",
+    "file_content_digest",
     "load_any",
     "load_json",
     "load_manifest",

@@ -11,7 +11,12 @@ training-data hash). skops names the members of its zip after ``id()`` of
 the objects and stamps them with the current time; we renumber them in
 document order and zero the timestamps, so the same fitted model gives
 the same bytes in any process and retraining an identical model leaves
-its dependents fresh. Loading checks ``skops.io.get_untrusted_types``
+its dependents fresh. A model artifact's digest is its content digest (:func:`content_digest`: the
+payload, class, feature names and training-data hash), not the file's: the
+library versions recorded beside them say where it was trained, and a Python
+patch release or a NumPy upgrade must not make every model look changed (it
+did: the README example, committed with one Python 3.11 build, reran its
+gates on another). Loading checks ``skops.io.get_untrusted_types``
 and refuses (``UntrustedModel``) any type not trusted by skops or by the
 caller, never falling back to plain pickle.
 
@@ -137,6 +142,13 @@ def _model_meta(
     }
 
 
+def content_digest(payload: bytes, meta: dict[str, Any]) -> str:
+    """What a model is: its skops payload (which carries scikit-learn's version), class,
+    feature names and training-data hash; not the environment's library versions."""
+    what = {key: value for key, value in meta.items() if key != "versions"}
+    return digest_bytes(canonical_json({"meta": what, "payload": digest_bytes(payload)}))
+
+
 def encode_model(
     model: Any,
     *,
@@ -144,6 +156,16 @@ def encode_model(
     training_data_hash: str | None = None,
 ) -> bytes:
     """The bytes of a model file: skops payload + metadata in Arrow IPC."""
+    return encode_model_with_digest(model, feature_names=feature_names, training_data_hash=training_data_hash)[0]
+
+
+def encode_model_with_digest(
+    model: Any,
+    *,
+    feature_names: list[str] | None = None,
+    training_data_hash: str | None = None,
+) -> tuple[bytes, str]:
+    """The bytes of a model file, and the model's :func:`content_digest`."""
     import pyarrow as pa
     import skops.io
 
@@ -158,7 +180,13 @@ def encode_model(
     options = pa.ipc.IpcWriteOptions(compression="zstd")
     with pa.ipc.new_file(sink, schema, options=options) as writer:
         writer.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())
+    return bytes(sink.getvalue().to_pybytes()), content_digest(payload, meta)
+
+
+def file_content_digest(data: bytes, what: str = "model") -> str:
+    """The :func:`content_digest` of a model file's bytes."""
+    table, meta = _model_table(data, what)
+    return content_digest(table.column(MODEL_COLUMN)[0].as_py(), meta)
 
 
 def _model_table(data: bytes, what: str) -> tuple[pa.Table, dict[str, Any]]:
@@ -240,7 +268,10 @@ __all__ = [
     "canonical_skops",
     "decode_metadata",
     "decode_model",
+    "content_digest",
     "encode_model",
+    "encode_model_with_digest",
+    "file_content_digest",
     "load_model_file",
     "model_file_metadata",
     "save_model_file",
