@@ -197,7 +197,12 @@ def sorted_runs(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -
     scratch = np.empty_like(pairs)
 
     def sort(s: slice) -> np.ndarray:
-        return scratch[s] if _radix_sort_pairs(pairs[s], scratch[s]) else pairs[s]
+        # Every run ends in ``scratch``, so that ``pairs`` (already paged in) is free to merge
+        # into: a fresh 160 MB buffer at 1e7 rows stalled for 1-2 s at times on the dev box
+        # (first-touch page faults, two threads); a sequential copy of one run costs ~1 pass.
+        if not _radix_sort_pairs(pairs[s], scratch[s]):
+            scratch[s] = pairs[s]
+        return scratch[s]
 
     def part(s: slice) -> tuple[np.ndarray, np.ndarray]:
         n_pos = _split_weighted(positive[s], scores[s], weights[s], pairs[s])
@@ -208,21 +213,9 @@ def sorted_runs(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -
         return parts[0]
     (pos1, neg1), (pos2, neg2) = parts
     n_pos = pos1.shape[0] + pos2.shape[0]
-    merged = _free_buffer((pos1, neg1, pos2, neg2), pairs, scratch)
+    merged = pairs
     _both(lambda: _merge_pairs(pos1, pos2, merged[:n_pos]), lambda: _merge_pairs(neg1, neg2, merged[n_pos:]))
     return merged[:n_pos], merged[n_pos:]
-
-
-def _free_buffer(runs: tuple[np.ndarray, ...], pairs: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """A buffer none of ``runs`` lives in, to merge into: usually ``pairs`` or ``scratch``
-    (every run took as many passes), else a new one. At 1e7 rows a new 160 MB buffer
-    costs as much as a radix pass (page faults)."""
-    held = [run for run in runs if run.size]
-    if not any(np.may_share_memory(run, pairs) for run in held):
-        return pairs
-    if not any(np.may_share_memory(run, scratch) for run in held):
-        return scratch
-    return np.empty_like(pairs)
 
 
 def weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[float, float, float]:
