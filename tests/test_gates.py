@@ -220,3 +220,31 @@ def test_the_most_terms_allowed_are_decided():
     widest = " + ".join(["s.n"] * ((MAX_EXPR_NODES - 1) // 2)) + " == 297"  # n refs, n - 1 '+', '==', 297
     assert parse_expr(widest).refs == (Ref("s", "n"),)
     assert decide(parse_expr(widest), numbers).holds
+
+
+def test_a_failed_fairness_gate_names_the_groups_it_is_between():
+    """The fairness step writes ``worst_group`` per attribute and ``worst_attribute`` for the
+    figures taken over all of them; a gate that fails says which groups, for the audit log."""
+    from lockgate.gates import decide
+    from lockgate.spec.expr import parse_expr
+
+    fair = {
+        "demographic_parity_ratio": 0.25,
+        "worst_attribute": {"demographic_parity_ratio": "age_band"},
+        "age_band": {"demographic_parity_ratio": 0.25, "worst_group": "lowest: 40-plus (0.1); highest: under-40 (0.4)"},
+        "region": {"demographic_parity_ratio": 0.9, "worst_group": "lowest: north (0.3); highest: south (0.33)"},
+    }
+
+    def lookup(ref):
+        from lockgate.gates import value_at
+
+        return value_at(fair, ref.key, ref.name)
+
+    top = decide(parse_expr("fair.demographic_parity_ratio >= 0.8"), lookup)
+    assert not top.holds
+    assert top.to_record()["note"] == "fair.age_band.worst_group: lowest: 40-plus (0.1); highest: under-40 (0.4)"
+    own = decide(parse_expr("fair.region.demographic_parity_ratio >= 0.95"), lookup)
+    assert own.note == "fair.region.worst_group: lowest: north (0.3); highest: south (0.33)"
+    assert decide(parse_expr("fair.region.demographic_parity_ratio >= 0.8"), lookup).note == ""  # holds
+    assert "worst_group" not in decide(parse_expr("fair.demographic_parity_ratio >= 0.8"),
+                                       lambda ref: 0.25).render()  # an artifact without them: nothing added

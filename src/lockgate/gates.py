@@ -144,6 +144,8 @@ def decide(expr: Expr, lookup: Lookup, where: str = "") -> Decision:
             holds = False
             notes.append(f"{', '.join(nans)} {'is' if len(nans) == 1 else 'are'} NaN: a gate never holds on NaN")
         needs, needs_value = _needs(expr.tree, lookup, holds)
+        if not holds:
+            notes += _worst_groups(expr, lookup)
     except GateError as exc:
         raise GateError(_where(expr, where, str(exc))) from None
     except ZeroDivisionError:
@@ -154,6 +156,33 @@ def decide(expr: Expr, lookup: Lookup, where: str = "") -> Decision:
         shown = ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items())
         raise GateError(_where(expr, where, f"cannot compare these values ({shown})")) from None
     return Decision(expr.source, holds, values, "; ".join(dict.fromkeys(notes)), where, needs, needs_value)
+
+
+def _worst_groups(expr: Expr, lookup: Lookup) -> list[str]:
+    """Which group a failed figure is worst for, when its artifact says so (the fairness
+    step does: ``worst_group`` beside each attribute's figures, and ``worst_attribute``
+    naming the attribute behind a figure taken over all of them)."""
+    out = []
+    for ref in expr.refs:
+        parent, _, leaf = ref.key.rpartition(".")
+        prefix = f"{parent}." if parent else ""
+        where = [f"{prefix}worst_group"]
+        attribute = _optional(lookup, Ref(ref.name, f"{prefix}worst_attribute.{leaf}"))
+        if isinstance(attribute, str):
+            where.append(f"{prefix}{attribute}.worst_group")
+        for key in where:
+            text = _optional(lookup, Ref(ref.name, key))
+            if isinstance(text, str):
+                out.append(f"{ref.name}.{key}: {text}")
+                break
+    return out
+
+
+def _optional(lookup: Lookup, ref: Ref) -> Any:
+    try:
+        return lookup(ref)
+    except (GateError, NoChampion):
+        return None
 
 
 def _where(expr: Expr, where: str, message: str) -> str:

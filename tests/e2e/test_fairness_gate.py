@@ -1,6 +1,6 @@
 """A model that treats a group unfairly is not deployed: the four-fifths gate blocks it
 (exit 3), the registry stays as it was, and the audit log keeps the decision with the
-sensitive attribute and the disparity that failed."""
+sensitive attribute, the disparity that failed and the groups it lies between."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def test_a_biased_model_is_blocked_and_the_audit_log_names_the_group(repo: Path)
     assert experiment.returncode == 3, experiment.stderr
     assert "fair.group.demographic_parity_ratio = " in experiment.stderr
     assert "needs >= 0.8" in experiment.stderr
+    assert "fair.group.worst_group: lowest selection_rate: b" in experiment.stderr  # which group, at once
 
     # the same change committed to the spec: blocked, and the audit log keeps the decision
     spec = repo / "pipelines/fair.yaml"
@@ -80,6 +81,7 @@ def test_a_biased_model_is_blocked_and_the_audit_log_names_the_group(repo: Path)
     (decision,) = blocked["decisions"]
     assert decision["holds"] is False
     assert decision["values"]["fair.group.demographic_parity_ratio"] < 0.8
+    assert decision["note"].startswith("fair.group.worst_group: lowest selection_rate: b (")  # the group
     assert lg(repo, "audit", "verify").returncode == 0
 
     # the artifact says between which groups the disparity lies

@@ -845,7 +845,7 @@ def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
         except (StoreError, TableFileError) as exc:
             raise StageFailed(f"cannot store output '{name}': {exc}") from None
         result.outputs[name] = ref.to_record()
-        summary = numeric_values(item) if isinstance(item, dict) else None
+        summary = numeric_values(item, labels=True) if isinstance(item, dict) else None
         if summary:
             result.metrics[name] = summary
 

@@ -67,16 +67,25 @@ def to_polars(table: Any) -> Any:
     return table.drop(index) if index else table
 
 
-def numeric_values(value: dict[str, Any]) -> dict[str, Any]:
+LABEL_KEYS = frozenset({"worst_group", "worst_attribute"})
+"""Text kept beside the numbers: which group a figure is worst for (the fairness step),
+so a gate that fails can say it, in the run's output and the audit log."""
+
+
+def numeric_values(value: dict[str, Any], *, labels: bool = False) -> dict[str, Any]:
     """The numbers (and booleans) of a dict, nested dicts at any depth included
     (dvclive writes ``{"roc_auc": {"test": 0.93}}``): what gates, the lock and the
-    registry keep. Lists and text are left out; NaN stays (a gate never holds on it)."""
+    registry keep. Lists and text are left out; with ``labels`` (what a run records for
+    gates) the text under ``LABEL_KEYS`` stays too. NaN stays (a gate never holds on it)."""
     out: dict[str, Any] = {}
     for key, item in value.items():
         if isinstance(item, (bool, int, float)):
             out[str(key)] = item
+        elif labels and key in LABEL_KEYS and isinstance(item, (str, dict)):
+            out[str(key)] = item if isinstance(item, str) else {
+                str(k): v for k, v in item.items() if isinstance(v, str)}
         elif isinstance(item, dict):
-            inner = numeric_values(item)
+            inner = numeric_values(item, labels=labels)
             if inner:
                 out[str(key)] = inner
     return out
