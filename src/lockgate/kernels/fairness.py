@@ -643,6 +643,10 @@ class GroupMetrics:
         """fairlearn's ``MetricFrame(...).ratio(method)`` of one metric."""
         return _ratio(getattr(self, metric), self.overall[metric], method)
 
+    def disparities(self, method: Method = "between_groups") -> dict[str, float]:
+        """The six disparity figures (fairlearn's, worst case) of this grouping."""
+        return disparities(self.cells, method)
+
     def to_dicts(self) -> list[dict[str, Any]]:
         """One row per group: the sensitive columns' labels, n, share, small and every metric."""
         total = float(self.n.sum()) or 1.0

@@ -134,7 +134,7 @@ def _measure(name: str, groups: Any, y_true: Any, y_pred: Any, y_score: Any,
     if y_pred is None:
         return section, table
     section["selection_rate_difference"] = metrics.difference("selection_rate")
-    section.update(_disparities(metrics))
+    section.update(metrics.disparities())
     section["worst_group"] = _extremes(table, "selection_rate")
     if options.n_resamples:
         boot = bootstrap_disparities(y_true, y_pred, sensitive_features=groups, n_resamples=options.n_resamples,
@@ -146,20 +146,6 @@ def _measure(name: str, groups: Any, y_true: Any, y_pred: Any, y_score: Any,
             section["groups_missed_by_resamples"] = [_label(dict(zip(metrics.names, g, strict=True)), metrics.names)
                                                      for g in boot.missed_groups]
     return section, table
-
-
-def _disparities(metrics: Any) -> dict[str, float]:
-    """fairlearn's six figures (between groups, worst case) from the group table."""
-    diff = {m: metrics.difference(m) for m in ("selection_rate", "tpr", "fpr")}
-    ratio = {m: metrics.ratio(m) for m in ("selection_rate", "tpr", "fpr")}
-    return {
-        "demographic_parity_difference": diff["selection_rate"],
-        "demographic_parity_ratio": ratio["selection_rate"],
-        "equalized_odds_difference": float(max([diff["tpr"], diff["fpr"]])),
-        "equalized_odds_ratio": float(min([ratio["tpr"], ratio["fpr"]])),
-        "equal_opportunity_difference": diff["tpr"],
-        "equal_opportunity_ratio": ratio["tpr"],
-    }
 
 
 def _label(row: dict[str, Any], names: list[str]) -> str:
