@@ -169,11 +169,10 @@ def test_ten_classes_over_the_two_halves_path() -> None:
 )
 def test_set_wise_property(case) -> None:
     t, p, average, zero_division, labels = case
+    kwargs = {"average": average, "zero_division": zero_division, "labels": labels}
     for name, ref in SET_WISE.items():
-        assert_same_error(
-            lambda: getattr(lg, name)(t, p, average=average, zero_division=zero_division, labels=labels),
-            lambda: ref(t, p, average=average, zero_division=zero_division, labels=labels),
-        )
+        ours = getattr(lg, name)
+        assert_same_error(lambda ours=ours: ours(t, p, **kwargs), lambda ref=ref: ref(t, p, **kwargs))
 
 
 # ---------------------------------------------------------------- ranking metrics
@@ -284,9 +283,9 @@ def test_log_loss_with_a_class_absent_from_y_true_needs_labels() -> None:
     t = rng.integers(0, 2, 40)
     t[:2] = [0, 1]
     P = _probabilities(rng, 40, 3)
-    for call in (lambda f: f(t, P), lambda f: f(t, P, labels=[0, 1, 2]), lambda f: f(t, P, labels=[0, 1]),
-                 lambda f: f(t, P, labels=[0, 1, 3])):
-        assert_same_error(lambda: call(lg.log_loss), lambda: call(sk.log_loss))
+    for labels in (None, [0, 1, 2], [0, 1], [0, 1, 3]):
+        assert_same_error(lambda labels=labels: lg.log_loss(t, P, labels=labels),
+                          lambda labels=labels: sk.log_loss(t, P, labels=labels))
 
 
 def test_float16_log_loss_clips_with_float16_eps() -> None:
