@@ -104,9 +104,9 @@ def test_ranking_metrics_with_weights(decimals) -> None:
                    sk.roc_auc_score(y, s, sample_weight=w, max_fpr=max_fpr))
 
 
-def test_weighted_ranking_on_float32_and_infinite_scores_and_the_two_threads() -> None:
+@pytest.mark.parametrize("n", [70_000, 300_000])  # classes on two threads; halves merged
+def test_weighted_ranking_on_float32_and_infinite_scores_and_the_two_threads(n) -> None:
     rng = np.random.default_rng(5)
-    n = 70_000  # over the two-thread threshold
     y = (rng.random(n) < 0.4).astype(np.int8)
     s = (rng.random(n) + 0.1 * y).astype(np.float32)
     w = rng.random(n)
