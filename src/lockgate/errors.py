@@ -45,6 +45,10 @@ class LockgateError(Exception):
 
     exit_code = 1
 
+    def lines(self) -> list[str]:
+        """What the command line prints for it (then it exits with ``exit_code``)."""
+        return [f"error: {self}"]
+
 
 @dataclass(frozen=True, order=True)
 class SpecIssue:
@@ -75,6 +79,11 @@ class SpecError(LockgateError):
             issues = [issues]
         self.issues: list[SpecIssue] = sorted(set(issues))
         super().__init__("\n".join(str(i) for i in self.issues))
+
+    def lines(self) -> list[str]:
+        """Every issue as ``FILE:LINE:COL: message``, and how many there were."""
+        count = [f"{len(self.issues)} problems; nothing was run"] if len(self.issues) > 1 else []
+        return [*(str(i) for i in self.issues), *count]
 
 
 class UsageError(LockgateError):

@@ -74,3 +74,13 @@ def test_an_unknown_command_is_still_matched_against_every_command(tmp_path: Pat
                           capture_output=True, text=True)  # a fresh process: no command loaded yet
     assert done.returncode == 2
     assert "No such command 'regstry'. Did you mean 'registry'?" in done.stderr
+
+
+def test_plain_status_does_not_import_click(repo: Path):
+    """The executable answers `status` before click loads (lockgate.cli.entry)."""
+    write(repo, "pipelines/p.yaml", "version: 1\nstages:\n  a: {cmd: echo a > a.txt, outs: [a.txt]}\n")
+    code = ("import runpy, sys; sys.argv = ['lockgate', 'status']\n"
+            "try:\n    runpy.run_module('lockgate', run_name='__main__')\n"
+            "except SystemExit as exc:\n    print('exit', exc.code, 'click' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
+    assert done.stdout.splitlines()[-2:] == ["  a: new", "exit 0 False"], done

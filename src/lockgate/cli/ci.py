@@ -1,9 +1,8 @@
 """``lockgate run --ci --frozen --base --summary``: the options, the revisions checked
 before anything runs, and the lock-is-stale check and Markdown summary after it.
 
-Its own module so that `run` (and `status`, its neighbour in ``run_cmds``) do not
-load the git-revision commands to start; git, diffs and reports load only when
-one of these options is given.
+Its own module so that `run` does not load the git-revision commands to start;
+git, diffs and reports load only when one of these options is given.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from lockgate._version import __version__
-from lockgate.errors import LockgateError, SpecError
+from lockgate.errors import LockgateError
 
 
 class LockgateGroup(click.Group):
@@ -24,15 +24,9 @@ class LockgateGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except SpecError as exc:
-            for issue in exc.issues:
-                click.echo(str(issue), err=True)
-            n = len(exc.issues)
-            if n > 1:
-                click.echo(f"{n} problems; nothing was run", err=True)
-            sys.exit(exc.exit_code)
         except LockgateError as exc:
-            click.echo(f"error: {exc}", err=True)
+            for line in exc.lines():
+                click.echo(line, err=True)
             sys.exit(exc.exit_code)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -102,11 +96,16 @@ def main(ctx: click.Context, directory: Path, verbose: int) -> None:
     ctx.obj = Obj(directory.resolve())
 
 
+OVERRIDES = click.option("-p", "--param", "overrides", multiple=True, metavar="KEY=VALUE",
+                         help="Override a param (repeatable).")
+"""The -p option of the commands that load specs (status, watch)."""
+
 # Each CLI module defines COMMANDS; its command names are listed here so that a command's
 # module is imported only when that command runs (tests/cli pins this table to COMMANDS).
 COMMAND_MODULES = {
     "lockgate.cli.spec_cmds": ("init", "validate", "schema", "dag"),
-    "lockgate.cli.run_cmds": ("run", "status"),
+    "lockgate.cli.run_cmds": ("run",),
+    "lockgate.cli.status_cmd": ("status",),
     "lockgate.cli.cache_cmds": ("show", "export", "gc", "push", "pull"),
     "lockgate.cli.data_cmds": ("add",),
     "lockgate.cli.verify_cmd": ("verify",),

@@ -1,4 +1,4 @@
-"""run and status: the commands that look at (and change) what is built."""
+"""run: the command that brings what is built up to date (`status` looks: status_cmd.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ import click
 from lockgate.cli.ci import CiRun, ci_options
 from lockgate.cli.main import Obj
 from lockgate.errors import UsageError
-
-OVERRIDES = click.option("-p", "--param", "overrides", multiple=True, metavar="KEY=VALUE",
-                         help="Override a param (repeatable).")
 
 
 def split_targets(obj: Obj, args: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -154,25 +151,6 @@ class _LiveRun:
         return result.exit_code
 
 
-def _tracked_changes(project) -> list[tuple[str, str]]:
-    """(path, "missing" | "modified") for data.lock entries the workspace differs from."""
-    from lockgate.store.statcache import StatCache
-    from lockgate.tracked import DataLock
-
-    entries = DataLock.read(project.root).entries
-    if not entries:
-        return []
-    changes = []
-    with StatCache(project.layout.statcache) as stats:
-        for path, record in sorted(entries.items()):
-            target = project.root / path
-            if not target.exists():
-                changes.append((path, "missing"))
-            elif stats.hash_path(target)[0] != record.get("digest"):
-                changes.append((path, "modified"))
-    return changes
-
-
 def _make_executor(name: str, jobs: int | None, dry_run: bool):
     """``--executor``: a dry run decides only, so it never starts a cluster."""
     from lockgate.executor.local import LocalExecutor
@@ -208,60 +186,4 @@ def _ensure_state_dir(state: Path) -> None:
     ensure_state_dir(state)
 
 
-@click.command()
-@click.argument("pipelines", nargs=-1, metavar="[PIPELINE...]")
-@OVERRIDES
-@click.option("--check", is_flag=True, help="Exit 1 when anything is stale (for CI).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.pass_obj
-def status(obj: Obj, pipelines, overrides, check, as_json) -> None:
-    """Show which stages are stale, and why. Never waits for a running `lockgate run`."""
-    from lockgate.executor.base import Outcome
-    from lockgate.executor.effects import Effects
-    from lockgate.executor.local import LocalExecutor
-    from lockgate.executor.runner import Runner, RunOptions
-
-    project = obj.project
-    loaded = project.load_all(pipelines, overrides)
-    executor = LocalExecutor(1)
-    runner = Runner(project.root, executor, options=RunOptions(dry_run=True), effects=Effects(project.root))
-    report = []
-    try:
-        for pipeline in loaded:
-            outcomes = runner.run(pipeline, project.lock_path(pipeline.name))
-            report.append((pipeline, outcomes))
-    finally:
-        runner.close()
-        executor.close()
-    stale_kinds = (Outcome.STALE, Outcome.FAILED)
-    stale = [(p.name, o) for p, outs in report for o in outs if o.outcome in stale_kinds]
-    data = [] if pipelines else _tracked_changes(project)
-    if as_json:
-        click.echo(json.dumps({
-            "stale": bool(stale or data),
-            "stages": [o.to_dict() for _, outs in report for o in outs],
-            "data": [{"path": path, "status": what} for path, what in data],
-        }, indent=2))
-    else:
-        for pipeline, outs in report:
-            bad = [o for o in outs if o.outcome in stale_kinds]
-            other = [o for o in outs if o.outcome not in (*stale_kinds, Outcome.CACHED)]
-            if bad:
-                click.echo(f"{pipeline.name}: {len(bad)} of {len(outs)} stages stale")
-            else:
-                click.echo(f"{pipeline.name}: up to date ({len(outs)} stages)")
-            for o in bad:
-                why = ", ".join(o.reasons) or o.message or o.outcome.value
-                click.echo(f"  {o.stage}: {why}")
-            for o in other:
-                click.echo(f"  {o.stage}: would be {o.outcome.value}: {o.message}")
-        for path, what in data:
-            fix = "`lockgate pull` puts it back" if what == "missing" else "`lockgate add` records the new version"
-            click.echo(f"data.lock: {path}: {what}; {fix}")
-    if check and data:
-        sys.exit(1)
-    if check and stale:
-        sys.exit(1)
-
-
-COMMANDS = [run, status]
+COMMANDS = [run]

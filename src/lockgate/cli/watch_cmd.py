@@ -17,8 +17,7 @@ from pathlib import Path
 
 import click
 
-from lockgate.cli.main import Obj
-from lockgate.cli.run_cmds import OVERRIDES
+from lockgate.cli.main import OVERRIDES, Obj
 from lockgate.cli.signals import install_interrupts
 from lockgate.errors import LockgateError, SpecError, UsageError
 
