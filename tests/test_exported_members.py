@@ -18,7 +18,7 @@ def test_kernels_api_is_pinned():
     assert sorted(lockgate.kernels.__all__) == sorted([
         "roc_auc", "average_precision", "confusion_matrix", "precision", "recall", "f1",
         "accuracy", "log_loss", "mae", "rmse", "r2", "ks_2samp", "wasserstein", "psi",
-        "jensen_shannon", "chi2", "z_test", "psi_categorical", "jensen_shannon_categorical",
+        "jensen_shannon", "chi2", "chisquare", "z_test", "psi_categorical", "jensen_shannon_categorical",
         "drift_table", "DriftResult", "profile", "Profile", "streaming_drift",
         "group_metrics", "GroupMetrics", "demographic_parity_difference", "demographic_parity_ratio",
         "equalized_odds_difference", "equalized_odds_ratio", "equal_opportunity_difference",
