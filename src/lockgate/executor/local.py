@@ -55,7 +55,7 @@ class _Queued:
 
     __slots__ = ("fn", "future", "job", "memory", "placement", "slots")
 
-    def __init__(self, fn: Callable[[Any], Any], job: Any, future: Future, slots: int, memory: int,
+    def __init__(self, fn: Callable[[Any], Any], job: Any, future: Future[Any], slots: int, memory: int,
                  placement: str) -> None:
         self.fn, self.job, self.future = fn, job, future
         self.slots = slots  # of the executor's `workers`
@@ -88,10 +88,10 @@ class LocalExecutor:
 
     # -- the Executor protocol ------------------------------------------------------------
 
-    def submit(self, fn: Callable[..., Any], job: Any, *, resources: dict[str, Any] | None = None) -> Future:
+    def submit(self, fn: Callable[..., Any], job: Any, *, resources: dict[str, Any] | None = None) -> Future[Any]:
         from concurrent.futures import Future
 
-        future: Future = Future()
+        future: Future[Any] = Future()
         try:
             slots, memory = self._needs(resources or {})
         except UsageError as exc:
@@ -266,7 +266,7 @@ class LocalExecutor:
         return slots, memory
 
 
-def _cancel(future: Future) -> None:
+def _cancel(future: Future[Any]) -> None:
     """Cancel a future not yet running and wake ``concurrent.futures.wait`` on it."""
     if future.cancel() or future.cancelled():
         try:
