@@ -67,6 +67,11 @@ class FakeExecutor:
         future.set_result(self.produce(job))
         return future
 
+    def batch(self) -> Any:
+        from contextlib import nullcontext
+
+        return nullcontext()
+
     def cancel_running(self) -> None:
         pass
 

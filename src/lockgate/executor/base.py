@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -91,6 +92,12 @@ class Executor(Protocol):
     workers: int
 
     def submit(self, fn: Callable[..., Any], job: Any, *, resources: dict[str, Any] | None = None) -> Future[Any]:
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Jobs submitted inside the block became ready together: the executor may place
+        them together (the local one sends Python stages to worker processes only when
+        more than one is ready)."""
         ...
 
     def cancel_running(self) -> None:

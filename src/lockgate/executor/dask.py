@@ -215,6 +215,10 @@ class DaskExecutor:
         remote.add_done_callback(relay)
         return result
 
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """The scheduler places jobs as they come: nothing to hold back."""
+        return contextlib.nullcontext()
+
     def cancel_running(self) -> None:
         """Cancel every task not yet finished and stop the shell stages workers run."""
         with self._lock:

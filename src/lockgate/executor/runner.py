@@ -164,14 +164,15 @@ class Runner:
 
         try:
             while (ready and not stop) or running:
-                while ready and not stop:
-                    _, name = heapq.heappop(ready)
-                    pending.discard(name)
-                    submitted = self._start(run, name)
-                    if submitted is None:
-                        settle(name)  # decided at once: cached, restored, skipped, blocked
-                    else:
-                        running[submitted[0]] = submitted[1]
+                with self.executor.batch():  # stages ready together are placed together
+                    while ready and not stop:
+                        _, name = heapq.heappop(ready)
+                        pending.discard(name)
+                        submitted = self._start(run, name)
+                        if submitted is None:
+                            settle(name)  # decided at once: cached, restored, skipped, blocked
+                        else:
+                            running[submitted[0]] = submitted[1]
                 if not running:
                     break
                 from concurrent.futures import FIRST_COMPLETED, wait
