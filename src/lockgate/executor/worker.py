@@ -84,7 +84,7 @@ class CorruptInput(StageFailed):
 # left _RUNNING; so a group signalled under _RUNNING_LOCK is never one whose id the
 # kernel could have given to another process.
 
-_RUNNING: set[subprocess.Popen] = set()
+_RUNNING: set[subprocess.Popen[bytes]] = set()
 _RUNNING_LOCK = threading.Condition()  # notified when a process leaves _RUNNING
 _STOPPED = [False]  # under _RUNNING_LOCK: the run was interrupted; no stage may start
 
@@ -122,7 +122,7 @@ def accept_new_stages() -> None:
         _STOPPED[0] = False
 
 
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
 
@@ -132,7 +132,7 @@ def _refuse_if_stopped() -> None:
         raise Interrupted("not started: the run was interrupted")
 
 
-def _spawn(command: str, job: Job, log: Any, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+def _spawn(command: str, job: Job, log: Any, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
     """Start ``command`` under a supervisor, registered (and recorded under .lockgate/, see
     executor.leftovers) before it can run; ``(process, record path)``. It runs in the
     stage's ``wdir`` (the repository root by default)."""
@@ -154,7 +154,7 @@ def _spawn(command: str, job: Job, log: Any, env: dict[str, str]) -> tuple[subpr
     return proc, record
 
 
-def _wait(proc: subprocess.Popen, record: Path) -> int:
+def _wait(proc: subprocess.Popen[bytes], record: Path) -> int:
     """Wait for the supervisor's exit; kill what is left of its group; its exit code."""
     from lockgate.executor import leftovers
 
@@ -202,16 +202,16 @@ class _ThreadRouter(io.TextIOBase):
         return getattr(self.local, "target", None) or self.fallback
 
     def write(self, text: str) -> int:
-        return self._target().write(text)
+        return int(self._target().write(text))
 
     def flush(self) -> None:
         self._target().flush()
 
     def isatty(self) -> bool:  # a stage's log is no terminal; the main thread's may be
-        return self._target().isatty()
+        return bool(self._target().isatty())
 
     def fileno(self) -> int:
-        return self._target().fileno()
+        return int(self._target().fileno())
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -229,12 +229,12 @@ _ROUTER_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def _captured(log: Any):
+def _captured(log: Any) -> Iterator[None]:
     with _ROUTER_LOCK:
         for name in ("stdout", "stderr"):
             if not isinstance(getattr(sys, name), _ThreadRouter):
                 setattr(sys, name, _ThreadRouter(getattr(sys, name)))
-    routers = [sys.stdout, sys.stderr]
+    routers = [r for r in (sys.stdout, sys.stderr) if isinstance(r, _ThreadRouter)]  # both, installed above
     for router in routers:
         router.local.target = log
     try:
@@ -821,7 +821,8 @@ def _split_returns(stage: Stage, value: Any) -> dict[str, Any]:
 
 def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
     from lockgate.steps.base import ModelArtifact
-    from lockgate.store.artifacts import StoreError, save_any, save_model
+    from lockgate.errors import StoreError
+    from lockgate.store.artifacts import save_any, save_model
     from lockgate.tables import TableFileError
 
     for name, item in _split_returns(job.stage, value).items():
