@@ -26,12 +26,16 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lockgate.errors import StageFailed
 from lockgate.graph.stage import Stage
 from lockgate.project import Layout
 from lockgate.steps.base import numeric_values
+
+if TYPE_CHECKING:
+    from lockgate.store.base import ObjectStore
+    from lockgate.store.statcache import StatCache
 
 LOG_TAIL_LINES = 15
 
@@ -348,7 +352,7 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
 
-def _check_unchanged(job: Job, stats: Any) -> None:
+def _check_unchanged(job: Job, stats: StatCache) -> None:
     """A dependency edited while the stage ran: its outputs match neither version,
     so they are not recorded against either (unlike DVC, iterative/dvc#11058)."""
     from lockgate.executor.state import path_digest
@@ -368,7 +372,7 @@ def _check_unchanged(job: Job, stats: Any) -> None:
 # -- cmd ------------------------------------------------------------------------------
 
 
-def _run_cmd(job: Job, log: Any, store: Any, stats: Any, result: JobResult) -> None:
+def _run_cmd(job: Job, log: Any, store: ObjectStore, stats: StatCache, result: JobResult) -> None:
     stage = job.stage
     commands = [stage.run] if isinstance(stage.run, str) else list(stage.run)
     env = {**os.environ, "LOCKGATE_STAGE": stage.name, "LOCKGATE_PIPELINE": stage.pipeline}
@@ -423,7 +427,7 @@ def _remove_outputs(job: Job, log: Any) -> None:
     log.flush()
 
 
-def _collect_cmd_outputs(job: Job, store: Any, stats: Any, result: JobResult) -> None:
+def _collect_cmd_outputs(job: Job, store: ObjectStore, stats: StatCache, result: JobResult) -> None:
     """Store each output as the command left it. A symlink (the output path itself, or
     anywhere in an output folder) is stored as the link, never as what it points to,
     so nothing outside the repository is read; an output that lies in a folder
@@ -443,7 +447,7 @@ def _collect_cmd_outputs(job: Job, store: Any, stats: Any, result: JobResult) ->
                 f"output '{path}': {where}; lockgate keeps outputs inside the repository only")
         digest, kind = stats.hash_path(target, links=True)
         if not stage.cached(path):  # `cache: false`: hashed and recorded, never stored
-            record = {"kind": "tree" if kind == "tree" else "file", "digest": digest, "cache": False}
+            record: dict[str, Any] = {"kind": "tree" if kind == "tree" else "file", "digest": digest, "cache": False}
             if kind == "file":
                 record["meta"] = {"size": target.stat().st_size}
             elif kind == "link":
@@ -554,7 +558,7 @@ def _stat(path: Path) -> tuple[int, int]:
     return (st.st_mtime_ns, st.st_size)
 
 
-def _load_input(store: Any, record: dict[str, Any], root: str) -> Any:
+def _load_input(store: ObjectStore, record: dict[str, Any], root: str) -> Any:
     """An input as pyarrow (tables), a model, or a dict (metrics/json)."""
     from lockgate.store.artifacts import ArtifactRef, load_any
     from lockgate.tables import TableFileError, read_table
@@ -734,7 +738,7 @@ def _as_requested(value: Any, func: Any, arg: str) -> Any:
     return pl.from_arrow(drop_pandas_index(value))
 
 
-def _run_python(job: Job, store: Any, result: JobResult, log: Any) -> None:
+def _run_python(job: Job, store: ObjectStore, result: JobResult, log: Any) -> None:
     stage = job.stage
     if stage.kind == "call":
         func = _import_function(job)
@@ -760,7 +764,7 @@ def _run_python(job: Job, store: Any, result: JobResult, log: Any) -> None:
     _save_outputs(job, store, value, result)
 
 
-def _object_files(job: Job, store: Any) -> dict[str, Path]:
+def _object_files(job: Job, store: ObjectStore) -> dict[str, Path]:
     """Argument -> the cache file of a table input, for a step that reads it in batches."""
     return {arg: store.path_of(str(record["object"])) for arg, record in job.inputs.items()
             if record.get("kind") == "table" and record.get("object") and hasattr(store, "path_of")}
@@ -777,7 +781,7 @@ def _said_in_log(log: Any) -> Iterator[None]:
         raise
 
 
-def _load_inputs(job: Job, store: Any) -> dict[str, Any]:
+def _load_inputs(job: Job, store: ObjectStore) -> dict[str, Any]:
     from lockgate.errors import CorruptObject
     from lockgate.store.artifacts import WrongRecord
 
@@ -819,7 +823,7 @@ def _split_returns(stage: Stage, value: Any) -> dict[str, Any]:
     )
 
 
-def _save_outputs(job: Job, store: Any, value: Any, result: JobResult) -> None:
+def _save_outputs(job: Job, store: ObjectStore, value: Any, result: JobResult) -> None:
     from lockgate.steps.base import ModelArtifact
     from lockgate.errors import StoreError
     from lockgate.store.artifacts import save_any, save_model
