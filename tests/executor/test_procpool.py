@@ -20,7 +20,7 @@ from lockgate.executor.base import Outcome
 from lockgate.executor.local import LocalExecutor, parse_memory
 from lockgate.executor.procpool import Stopped
 from lockgate.executor.worker import accept_new_stages
-from tests.conftest import write
+from tests.conftest import alive, write
 
 STEPS = """
 import os
@@ -169,14 +169,6 @@ stages:
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_lockgate_leaves_no_worker_behind(tmp_path, sig):
     root = _project(tmp_path / "r")
@@ -197,12 +189,12 @@ def test_a_killed_lockgate_leaves_no_worker_behind(tmp_path, sig):
         assert code == -signal.SIGKILL if sig == signal.SIGKILL else code == 143
         workers = [p for p in workers if p != proc.pid]
         deadline = time.monotonic() + 10
-        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        while any(alive(p) for p in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not [p for p in workers if _alive(p)], "a worker outlived lockgate"
+        assert not [p for p in workers if alive(p)], "a worker outlived lockgate"
     finally:
         for pid in workers:
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         if proc.poll() is None:
             proc.kill()
@@ -300,7 +292,7 @@ def test_an_interrupt_kills_the_worker_running_a_stage():
         (worker,) = pool._busy
         executor.cancel_running()
         assert isinstance(running.exception(timeout=10), Stopped)
-        assert not _alive(worker.proc.pid)
+        assert not alive(worker.proc.pid)
         refused = executor.submit(_pid, _python_job("process"))  # the interrupted run starts nothing more
         assert "interrupted" in str(refused.exception(timeout=10))
     finally:

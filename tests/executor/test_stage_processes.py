@@ -15,21 +15,13 @@ from lockgate.executor.supervisor import command_argv
 from lockgate.executor.worker import Job, accept_new_stages, run_job
 from lockgate.graph.stage import Stage
 from lockgate.project import Layout
+from tests.conftest import alive
 
 
 def _job(root: Path, command: str, outs: tuple[str, ...] = ()) -> Job:
     stage = Stage(name="s", kind="cmd", run=command, pipeline="p", outs=outs)
     return Job(stage=stage, root=str(root), layout=Layout.of(root),
                log_path=str(root / ".lockgate/logs/p/s.log"), inputs={}, deps={})
-
-
-def _alive(pid: int) -> bool:
-    """Running (not a zombie waiting for a parent to reap it)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
 
 
 @pytest.fixture(autouse=True)
@@ -58,9 +50,9 @@ def test_the_supervisor_stops_what_its_shell_left_running_before_it_exits(tmp_pa
     assert done.returncode == 3  # the shell's code, still
     pid = int((tmp_path / "bg.pid").read_text())
     deadline = time.monotonic() + 5  # killed already; its new parent may take a moment to reap it
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _alive(pid)
+    assert not alive(pid)
     assert "stopped 1 process(es) the command left running" in done.stderr
 
 
@@ -102,7 +94,7 @@ def test_cancel_kills_the_stage_and_its_children(tmp_path: Path):
         executor.cancel_running()
         result = future.result(timeout=30)
         assert result.cancelled and not result.ok
-        assert not _alive(int(pid_file.read_text()))
+        assert not alive(int(pid_file.read_text()))
     finally:
         executor.close()
 
@@ -114,9 +106,9 @@ def test_a_stage_ends_with_its_shell_and_leaves_no_process_behind(tmp_path: Path
     assert result.ok, result.error
     pid = int((tmp_path / "bg.pid").read_text())
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _alive(pid), "the stage's background process outlived it"
+    assert not alive(pid), "the stage's background process outlived it"
     assert not list((tmp_path / ".lockgate/procs").glob("*.json")), "the stage's record outlived it"
 
 
