@@ -366,3 +366,17 @@ def test_memory_sizes_read_as_dask_reads_them():
     assert parse_memory(4096) == 4096
     with pytest.raises(Exception, match="not a size"):
         parse_memory("lots")
+
+
+def test_a_worker_keeps_its_own_kernel_cache_folder_across_jobs(monkeypatch, tmp_path):
+    """A read-only install makes each worker pick a kernel cache folder (NUMBA_CACHE_DIR)
+    that lockgate's own environment lacks; adopting that environment for a job must not
+    drop it, or numba, which re-reads the environment, finds no cache folder at all."""
+    from lockgate.executor.procpool import _adopt
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba-cache"))
+    monkeypatch.setenv("LOCKGATE_TEST_STALE", "1")
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "LOCKGATE_TEST_STALE")}
+    _adopt({"env": env, "cwd": os.getcwd(), "path": list(sys.path)})
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "numba-cache")
+    assert "LOCKGATE_TEST_STALE" not in os.environ  # anything else follows lockgate's environment

@@ -293,9 +293,17 @@ def _run(fn: Callable[[Any], Any], job: Any, reply: list[Any], wake: int) -> Non
     os.write(wake, b"x")
 
 
+_KEEP = ("NUMBA_CACHE_DIR",)
+"""Set by the worker itself and kept whatever lockgate's environment says: where this
+process caches compiled kernels (``kernels._compile`` picks a folder when the package's
+own is read-only). numba re-reads the environment before it compiles, and without it
+found no cache folder: a read-only install failed every stage that compiles a kernel
+in a worker ('cannot cache function ...: no locator available')."""
+
+
 def _adopt(context: dict[str, Any]) -> None:
     env = context["env"]
-    for name in [n for n in os.environ if n not in env]:
+    for name in [n for n in os.environ if n not in env and n not in _KEEP]:
         del os.environ[name]
     for name, value in env.items():
         if os.environ.get(name) != value:
