@@ -59,13 +59,16 @@ from lockgate.store.base import ObjectStore
 from lockgate.store.models import (  # the model codec; the file helpers are re-exported
     VETTED_TYPES,
     canonical_skops,
+    content_digest,
     decode_metadata,
     decode_model,
+    decode_payload,
     encode_model,
     encode_model_with_digest,
     file_content_digest,
     load_model_file,
     model_file_metadata,
+    read_payload,
     save_model_file,
 )
 
@@ -479,12 +482,12 @@ def save_model(
 def load_model(store: ObjectStore, ref: ArtifactRef, trusted: list[str] | None = None) -> Any:
     """The model behind ``ref``; UntrustedModel names any type not trusted."""
     _expect(ref, "model")
-    data = store.get_bytes(ref.object)
     what = f"model {ref.digest[:12]}"
-    if ref.object != ref.digest and file_content_digest(data, what) != ref.digest:
+    payload, meta = read_payload(store.get_bytes(ref.object), what)  # read (decompressed) once
+    if ref.object != ref.digest and content_digest(payload, meta) != ref.digest:
         raise WrongRecord(f"model object {ref.object[:12]} does not hold model {ref.digest[:12]}; "
                           "the record that names it was edited")
-    return decode_model(data, trusted, what=what, vetted=True)
+    return decode_payload(payload, meta, trusted, what=what, vetted=True)
 
 
 def model_metadata(store: ObjectStore, ref: ArtifactRef) -> dict[str, Any]:

@@ -185,8 +185,7 @@ def encode_model_with_digest(
 
 def file_content_digest(data: bytes, what: str = "model") -> str:
     """The :func:`content_digest` of a model file's bytes."""
-    table, meta = _model_table(data, what)
-    return content_digest(table.column(MODEL_COLUMN)[0].as_py(), meta)
+    return content_digest(*read_payload(data, what))
 
 
 def _model_table(data: bytes, what: str) -> tuple[pa.Table, dict[str, Any]]:
@@ -210,15 +209,27 @@ def _model_table(data: bytes, what: str) -> tuple[pa.Table, dict[str, Any]]:
     return table, meta
 
 
+def read_payload(data: bytes, what: str = "model") -> tuple[bytes, dict[str, Any]]:
+    """A model file's skops payload (decompressed) and its metadata."""
+    table, meta = _model_table(data, what)
+    return table.column(MODEL_COLUMN)[0].as_py(), meta
+
+
 def decode_model(
     data: bytes, trusted: list[str] | None = None, what: str = "model", *, vetted: bool = False
 ) -> Any:
     """Load a model file's payload with skops: only types skops trusts, the
     caller's ``trusted`` list, and with ``vetted`` also ``VETTED_TYPES``."""
+    return decode_payload(*read_payload(data, what), trusted, what, vetted=vetted)
+
+
+def decode_payload(
+    payload: bytes, meta: dict[str, Any], trusted: list[str] | None = None, what: str = "model", *,
+    vetted: bool = False,
+) -> Any:
+    """:func:`decode_model` of a payload already read (:func:`read_payload`)."""
     import skops.io
 
-    table, meta = _model_table(data, what)
-    payload = table.column(MODEL_COLUMN)[0].as_py()
     try:
         unknown = skops.io.get_untrusted_types(data=payload)
     except Exception as exc:  # skops raises assorted errors on a bad payload
@@ -266,13 +277,15 @@ __all__ = [
     "MODEL_FORMAT",
     "VETTED_TYPES",
     "canonical_skops",
+    "content_digest",
     "decode_metadata",
     "decode_model",
-    "content_digest",
+    "decode_payload",
     "encode_model",
     "encode_model_with_digest",
     "file_content_digest",
     "load_model_file",
     "model_file_metadata",
+    "read_payload",
     "save_model_file",
 ]
