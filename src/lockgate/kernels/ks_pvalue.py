@@ -77,6 +77,14 @@ def ks_pvalue(n1: int, n2: int, d: float, method: str = "auto", alternative: str
     return float(d), float(np.clip(prob, 0, 1))
 
 
+def _lattice(n1: int, n2: int, d: float) -> tuple[int, int, float]:
+    """(gcd, h, d on the lattice): the statistic as h / lcm(n1, n2), as SciPy rounds it."""
+    g = math.gcd(n1, n2)
+    lcm = (n1 // g) * n2
+    h = int(np.round(d * lcm))
+    return g, h, h * 1.0 / lcm
+
+
 def ks_exact_one_sided(n1: int, n2: int, d: float) -> tuple[bool, float, float]:
     """SciPy's ``_attempt_exact_2kssamp`` for ``alternative`` "less"/"greater": (success, d on the lattice, p).
 
@@ -87,10 +95,7 @@ def ks_exact_one_sided(n1: int, n2: int, d: float) -> tuple[bool, float, float]:
     """
     from scipy import special
 
-    g = math.gcd(n1, n2)
-    lcm = (n1 // g) * n2
-    h = int(np.round(d * lcm))
-    d = h * 1.0 / lcm
+    g, h, d = _lattice(n1, n2, d)
     if h == 0:
         return True, d, 1.0
     if n1 == n2:
@@ -147,10 +152,7 @@ def ks_pvalue_auto(n1: int, n2: int, d: float) -> tuple[float, float]:
 def ks_exact(n1: int, n2: int, d: float) -> tuple[bool, float, float]:
     """SciPy's ``_attempt_exact_2kssamp`` (two-sided): (success, d rounded to the lattice, p)."""
     announce_compile(__file__)
-    g = math.gcd(n1, n2)
-    lcm = (n1 // g) * n2
-    h = int(np.round(d * lcm))
-    d = h * 1.0 / lcm
+    g, h, d = _lattice(n1, n2, d)
     if h == 0:
         return True, d, 1.0
     if n1 == n2:
