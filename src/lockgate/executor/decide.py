@@ -127,15 +127,15 @@ class Decider:
         # twice with nothing changed does nothing (even if the registry moved meanwhile).
         forced = name in run.forced
         always = stage.always_changed  # DVC's always_changed: runs every time
-        if not forced and not always and is_current(record, locked):
+        # It ran at this very fingerprint (the lock says so): up to date, or, if only its
+        # outputs are gone (a fresh clone, gc), rebuild them; the decisions recorded then
+        # stand, and a promotion that happened then does not happen again.
+        rebuild = not forced and not always and is_current(record, locked)
+        if rebuild:
             assert locked is not None
             verdict = self._up_to_date(run, stage, locked)
             if verdict is not None:
                 return verdict
-        # It ran at this very fingerprint (the lock says so) and only its outputs are gone
-        # (a fresh clone, gc): rebuild them; the decisions recorded then stand, and a
-        # promotion that happened then does not happen again.
-        rebuild = not forced and not always and is_current(record, locked)
         decisions: list[Decision] = []
         if not rebuild:
             conditions = self._conditions(run, stage)
