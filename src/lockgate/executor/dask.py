@@ -30,6 +30,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from lockgate.errors import UsageError
+from lockgate.executor.local import parse_memory, total_memory
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class DaskExecutor:
         self._running: dict[str, tuple[Any, Future[Any]]] = {}  # dask key -> (dask future, ours)
         if address is None:
             n_workers = max(1, workers or os.cpu_count() or 1)
-            memory = _total_memory() // n_workers
+            memory = total_memory() // n_workers
             # One single-threaded process per core: `call` code that holds the GIL
             # still runs in parallel. Loopback only; no dashboard, and its HTTP port is
             # picked free (8787 may belong to another cluster).
@@ -149,7 +150,7 @@ class DaskExecutor:
         if stage_resources.get("cpus") is not None:
             wanted[CPUS] = float(stage_resources["cpus"])
         if stage_resources.get("memory") is not None:
-            wanted[MEMORY] = float(_parse_memory(stage_resources["memory"]))
+            wanted[MEMORY] = float(parse_memory(stage_resources["memory"]))
         offers = [w.get("resources", {}) for w in self._workers_info().values()]
         for name, amount in list(wanted.items()):
             best = max((float(o.get(name, 0)) for o in offers), default=0.0)
@@ -249,22 +250,3 @@ def _cancel(future: Future[Any]) -> None:
     if future.cancel():
         with contextlib.suppress(RuntimeError):  # already notified by a racing caller
             future.set_running_or_notify_cancel()
-
-
-def _total_memory() -> int:
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().total)
-    except ImportError:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-
-
-def _parse_memory(text: Any) -> int:
-    """'2GiB', '512 MB', '1e9' -> bytes."""
-    from dask.utils import parse_bytes
-
-    try:
-        return int(parse_bytes(text if isinstance(text, str) else str(text)))
-    except (ValueError, TypeError) as exc:
-        raise UsageError(f"resources: memory {text!r} is not a size (write e.g. 2GiB)") from exc

@@ -258,7 +258,7 @@ class LocalExecutor:
             memory = parse_memory(resources["memory"])
             with self._lock:
                 if not self._memory_total:
-                    self._memory_total = _total_memory()
+                    self._memory_total = total_memory()
             if memory > self._memory_total:
                 log.warning("a stage asks for %s of memory; this machine has %.1f GiB",
                             resources["memory"], self._memory_total / 2**30)
@@ -280,7 +280,8 @@ _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "p": 10**15,
 
 
 def parse_memory(text: Any) -> int:
-    """'2GiB', '512 MB', '1e9', 2000000 -> bytes (the units dask reads)."""
+    """'2GiB', '512 MB', '1e9', 2000000 -> bytes (the units dask reads); both executors
+    read a stage's ``resources: {memory}`` with it, so a spec means the same on either."""
     import re
 
     match = re.match(r"^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([kmgtp]i?)?b?\s*$", str(text), re.IGNORECASE)
@@ -290,7 +291,7 @@ def parse_memory(text: Any) -> int:
     return int(float(number) * _UNITS[(unit or "").lower()])
 
 
-def _total_memory() -> int:
+def total_memory() -> int:
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
