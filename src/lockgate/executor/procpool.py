@@ -315,11 +315,10 @@ def _adopt(context: dict[str, Any]) -> None:
 
 def _watch(parent: int) -> int | None:
     """A pidfd that turns readable when lockgate's process ends (None: poll getppid)."""
-    try:
-        watch: int | None = os.pidfd_open(parent)
-    except (AttributeError, OSError):
-        watch = None
-    if os.getppid() != parent:  # it died before we watched: the pidfd may name another process
+    from lockgate.executor.supervisor import parent_watch
+
+    alive, watch = parent_watch(parent)
+    if not alive:
         _end_group()
     return watch
 

@@ -33,6 +33,17 @@ def command_argv(command: str) -> list[str]:
     return [sys.executable, "-I", "-S", os.path.abspath(__file__), str(os.getpid()), command]
 
 
+def parent_watch(parent: int) -> tuple[bool, int | None]:
+    """(``parent`` is still this process's parent, a pidfd readable once it has exited or
+    None where there are no pidfds (Linux < 5.3): poll ``getppid()`` then). Asked after
+    the pidfd is open: had the parent died first, the pidfd could name another process."""
+    try:
+        watch: int | None = os.pidfd_open(parent)
+    except (AttributeError, OSError):
+        watch = None
+    return os.getppid() == parent, watch
+
+
 def main(argv: list[str]) -> int:
     import _signal  # not `signal`: its enums cost ~10 ms of start-up
     import select
@@ -51,11 +62,8 @@ def main(argv: list[str]) -> int:
     os.set_blocking(wake_w, False)
     _signal.set_wakeup_fd(wake_w)
     _signal.signal(_signal.SIGCHLD, ignore)
-    try:
-        watch: int | None = os.pidfd_open(parent)  # readable once the lockgate process has exited
-    except (AttributeError, OSError):  # not Linux >= 5.3: poll getppid() instead
-        watch = None
-    if os.getppid() != parent:  # it died meanwhile: the pidfd may name another process
+    alive, watch = parent_watch(parent)
+    if not alive:
         return 125
     defaults = [getattr(_signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(_signal, name)]
     child = os.posix_spawn("/bin/sh", ["/bin/sh", "-c", command], os.environ, setsigdef=defaults)
