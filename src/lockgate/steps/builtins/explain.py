@@ -192,21 +192,14 @@ def attribution_drift(reference: dict[str, tuple[float, float]],
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rho: Pearson's correlation of the average ranks (``scipy.stats.spearmanr``)."""
-    ra, rb = _average_ranks(a), _average_ranks(b)
+    """Spearman's rho: Pearson's correlation of the average ranks (``scipy.stats.spearmanr``,
+    NaN for a constant side without its warning)."""
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(a), rankdata(b)  # ties share their mean rank
     ra, rb = ra - ra.mean(), rb - rb.mean()
     denominator = math.sqrt(float(ra @ ra) * float(rb @ rb))
     return float(ra @ rb / denominator) if denominator > 0 else float("nan")
-
-
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    ranks[order] = np.arange(1, len(values) + 1)
-    for value in np.unique(values):  # ties share their mean rank
-        tied = values == value
-        ranks[tied] = ranks[tied].mean()
-    return ranks
 
 
 def _shares(values: dict[str, float]) -> dict[str, float]:
